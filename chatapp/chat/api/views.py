@@ -1,0 +1,215 @@
+"""Chat API: validate -> call a service or selector -> render. Every view is organization-scoped."""
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from accounts.models import Membership
+from chatapp.chat import selectors, services
+from chatapp.chat.api.serializers import (
+    ChannelCreateSerializer,
+    ChannelMemberAddSerializer,
+    ChannelMemberSerializer,
+    ChannelSerializer,
+    ChannelUpdateSerializer,
+    MessageSerializer,
+    MessageWriteSerializer,
+)
+from chatapp.chat.models import Channel, ChannelMember, Message
+from chatapp.kernel import filters
+from chatapp.kernel.api import OrgScopedViewSet
+
+ORG_SLUG = OpenApiParameter("org_slug", str, OpenApiParameter.PATH, description="The organization's slug.")
+
+
+class ChannelFilter(filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the channel's name.")
+    is_member = filters.BooleanFilter(help_text="Only channels the caller belongs to (or not).")
+
+    class Meta:
+        model = Channel
+        fields = ["is_private", "is_archived"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the channels you can see", parameters=[ORG_SLUG]),
+    retrieve=extend_schema(summary="Show a channel", parameters=[ORG_SLUG]),
+    create=extend_schema(summary="Create a channel", request=ChannelCreateSerializer, parameters=[ORG_SLUG]),
+    partial_update=extend_schema(
+        summary="Rename a channel or change its topic or privacy",
+        request=ChannelUpdateSerializer,
+        parameters=[ORG_SLUG],
+    ),
+)
+class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    queryset = Channel.objects.all()
+    serializer_class = ChannelSerializer
+    filterset_class = ChannelFilter
+
+    def scoped_queryset(self):
+        return selectors.channels_visible_to(user=self.request.user, org=self.organization)
+
+    def _render(self, channel, status_code=status.HTTP_200_OK):
+        return Response(ChannelSerializer(self.get_queryset().get(pk=channel.pk)).data, status=status_code)
+
+    def create(self, request, *args, **kwargs):
+        data = ChannelCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        channel = services.channel_create(actor=request.user, org=self.organization, **data.validated_data)
+        return self._render(channel, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        data = ChannelUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        channel = services.channel_update(
+            actor=request.user, org=self.organization, channel=self.get_object(), **data.validated_data
+        )
+        return self._render(channel)
+
+    @extend_schema(summary="Archive a channel (it becomes read-only)", request=None, parameters=[ORG_SLUG])
+    @action(detail=True, methods=["post"])
+    def archive(self, request, *args, **kwargs):
+        channel = services.channel_set_archived(
+            actor=request.user, org=self.organization, channel=self.get_object(), archived=True
+        )
+        return self._render(channel)
+
+    @extend_schema(summary="Unarchive a channel", request=None, parameters=[ORG_SLUG])
+    @action(detail=True, methods=["post"])
+    def unarchive(self, request, *args, **kwargs):
+        channel = services.channel_set_archived(
+            actor=request.user, org=self.organization, channel=self.get_object(), archived=False
+        )
+        return self._render(channel)
+
+
+class ChannelChildViewSet(OrgScopedViewSet):
+    """Base for resources under /channels/{channel_pk}/: the channel must be visible to the caller."""
+
+    def get_channel(self) -> Channel:
+        if not hasattr(self, "_channel"):
+            channels = selectors.channels_visible_to(user=self.request.user, org=self.organization)
+            self._channel = get_object_or_404(channels, pk=self.kwargs["channel_pk"])
+        return self._channel
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List a channel's members", parameters=[ORG_SLUG]),
+    create=extend_schema(
+        summary="Add an organization member to a channel",
+        request=ChannelMemberAddSerializer,
+        parameters=[ORG_SLUG],
+    ),
+    destroy=extend_schema(summary="Remove someone from a channel (or leave it)", parameters=[ORG_SLUG]),
+)
+class ChannelMemberViewSet(mixins.ListModelMixin, ChannelChildViewSet):
+    queryset = ChannelMember.objects.all()
+    serializer_class = ChannelMemberSerializer
+    lookup_field = "user_id"
+
+    def scoped_queryset(self):
+        return selectors.channel_members(channel=self.get_channel())
+
+    def create(self, request, *args, **kwargs):
+        data = ChannelMemberAddSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = (
+            Membership.objects.filter(organization=self.organization, user_id=data.validated_data["user_id"])
+            .select_related("user")
+            .first()
+        )
+        if membership is None:
+            raise ValidationError({"user_id": ["No such member in this organization."]})
+        member, created = services.channel_member_add(
+            actor=request.user, org=self.organization, channel=self.get_channel(), user=membership.user
+        )
+        return Response(
+            ChannelMemberSerializer(member).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    def destroy(self, request, *args, **kwargs):
+        member = self.get_object()
+        services.channel_member_remove(
+            actor=request.user, org=self.organization, channel=self.get_channel(), user=member.user
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MessageFilter(filters.FilterSet):
+    author = django_filters.NumberFilter(field_name="author_id", help_text="Only messages by this user id.")
+    since = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte", help_text="Posted at or after.")
+    until = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt", help_text="Posted before.")
+
+    class Meta:
+        model = Message
+        fields = []
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List a channel's messages, newest first", parameters=[ORG_SLUG]),
+    create=extend_schema(summary="Post a message", request=MessageWriteSerializer, parameters=[ORG_SLUG]),
+)
+class ChannelMessageViewSet(mixins.ListModelMixin, ChannelChildViewSet):
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    filterset_class = MessageFilter
+
+    def get_channel(self) -> Channel:
+        channel = super().get_channel()
+        if not selectors.channel_readable(user=self.request.user, org=self.organization, channel=channel):
+            raise NotFound  # managers may see a private channel exists, but not read it
+        return channel
+
+    def scoped_queryset(self):
+        return selectors.messages_of_channel(user=self.request.user, org=self.organization, channel=self.get_channel())
+
+    def create(self, request, *args, **kwargs):
+        data = MessageWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.message_post(
+            actor=request.user, org=self.organization, channel=self.get_channel(), body=data.validated_data["body"]
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(summary="Show a message", parameters=[ORG_SLUG]),
+    partial_update=extend_schema(summary="Edit your message", request=MessageWriteSerializer, parameters=[ORG_SLUG]),
+    destroy=extend_schema(summary="Delete a message", parameters=[ORG_SLUG]),
+)
+class MessageViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    filterset_class = MessageFilter
+
+    def scoped_queryset(self):
+        return selectors.messages_readable_by(user=self.request.user, org=self.organization)
+
+    def partial_update(self, request, *args, **kwargs):
+        data = MessageWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.message_edit(
+            actor=request.user, org=self.organization, message=self.get_object(), body=data.validated_data["body"]
+        )
+        return Response(MessageSerializer(message).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.message_delete(actor=request.user, org=self.organization, message=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Search messages in the channels you can read",
+        parameters=[ORG_SLUG, OpenApiParameter("q", str, required=True, description="Text to look for.")],
+    )
+    @action(detail=False, methods=["get"])
+    def search(self, request, *args, **kwargs):
+        text = request.query_params.get("q", "").strip()
+        if not 2 <= len(text) <= 200:
+            raise ValidationError({"q": ["Give between 2 and 200 characters to search for."]})
+        found = self.filter_queryset(selectors.message_search(user=request.user, org=self.organization, text=text))
+        page = self.paginate_queryset(found)
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)

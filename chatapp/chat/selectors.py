@@ -1,0 +1,59 @@
+"""Reads of the chat core: always one organization, always filtered to what the caller may see."""
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from accounts.models import Organization, User
+from chatapp.chat.models import Channel, ChannelMember, Message
+from chatapp.chat.permissions import CHANNELS_VIEW, CHANNELS_VIEW_PRIVATE
+from rbac.services import has_perm
+
+
+def _is_member(user: User, channel_ref: str = "pk"):
+    return Exists(ChannelMember.objects.filter(channel=OuterRef(channel_ref), user=user))
+
+
+def channels_visible_to(*, user: User, org: Organization) -> QuerySet[Channel]:
+    """Channels the user may see: public ones (except for guests), the ones they belong to, and every channel
+    for those allowed to manage private ones. Annotated with `is_member` and `member_count`."""
+    channels = Channel.objects.for_org(org).annotate(
+        is_member=_is_member(user), member_count=Count("memberships", distinct=True)
+    )
+    if has_perm(user=user, org=org, perm=CHANNELS_VIEW_PRIVATE):
+        return channels
+    if has_perm(user=user, org=org, perm=CHANNELS_VIEW):
+        return channels.filter(Q(is_private=False) | Q(is_member=True))
+    return channels.filter(is_member=True)
+
+
+def channel_readable(*, user: User, org: Organization, channel: Channel) -> bool:
+    """Whether the user may read the channel's messages: a member, or anyone allowed to view public ones."""
+    if not channel.is_private and has_perm(user=user, org=org, perm=CHANNELS_VIEW):
+        return True
+    return ChannelMember.objects.filter(channel=channel, user=user).exists()
+
+
+def _readable_messages(*, user: User, org: Organization) -> QuerySet[Message]:
+    messages = Message.objects.for_org(org).filter(deleted__isnull=True).select_related("author")
+    member = _is_member(user, "channel_id")
+    if has_perm(user=user, org=org, perm=CHANNELS_VIEW):
+        return messages.filter(Q(channel__is_private=False) | member)
+    return messages.filter(member)
+
+
+def messages_of_channel(*, user: User, org: Organization, channel: Channel) -> QuerySet[Message]:
+    """The channel's live messages; the caller checked `channel_readable` first."""
+    return Message.objects.for_org(org).filter(channel=channel, deleted__isnull=True).select_related("author")
+
+
+def messages_readable_by(*, user: User, org: Organization) -> QuerySet[Message]:
+    """Every live message in the channels the user may read (for lookups by id)."""
+    return _readable_messages(user=user, org=org)
+
+
+def message_search(*, user: User, org: Organization, text: str) -> QuerySet[Message]:
+    """Messages containing `text` (case-insensitive) in channels the user may read."""
+    return _readable_messages(user=user, org=org).filter(body__icontains=text)
+
+
+def channel_members(*, channel: Channel) -> QuerySet[ChannelMember]:
+    return ChannelMember.objects.for_org(channel.organization_id).filter(channel=channel).select_related("user")

@@ -1,0 +1,1 @@
+"""The shared kernel: tenancy base, API base classes, error format, request context, registries."""

@@ -1,0 +1,88 @@
+"""Shared fixtures: two organizations (acme and globex) with people in every base role, and API clients."""
+
+import os
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.models import Membership
+from tests.factories import ChannelFactory, ChannelMemberFactory, MembershipFactory, OrganizationFactory
+
+
+def pytest_configure(config):
+    """On Redis, give each xdist worker its own database: the cache is cleared between tests."""
+    from django.conf import settings
+
+    location = settings.CACHES["default"].get("LOCATION", "")
+    if location.startswith("redis"):
+        worker = int(re.sub(r"\D", "", os.environ.get("PYTEST_XDIST_WORKER", "gw0")) or 0)
+        settings.CACHES["default"]["LOCATION"] = re.sub(r"(/\d+)?$", f"/{8 + worker}", location, count=1)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Production hashing costs ~230 ms a password by design; tests create many users and test no hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle counters live in the cache: every test starts with none.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@dataclass
+class Org:
+    org: object
+    owner: object
+    admin: object
+    member: object
+    guest: object
+    public: object  # a public channel the owner and member belong to
+    private: object  # a private channel only the owner belongs to
+
+
+def _org(slug):
+    org = OrganizationFactory(slug=slug, name=slug.title())
+    people = {
+        role: MembershipFactory(organization=org, role=role, user__email=f"{role}@{slug}.test").user
+        for role in Membership.Role.values
+    }
+    public = ChannelFactory(organization=org, name="general", created_by=people["owner"])
+    private = ChannelFactory(organization=org, name="secret", is_private=True, created_by=people["owner"])
+    for user in (people["owner"], people["member"]):
+        ChannelMemberFactory(channel=public, user=user)
+    ChannelMemberFactory(channel=private, user=people["owner"])
+    return Org(org=org, public=public, private=private, **people)
+
+
+@pytest.fixture
+def acme(db):
+    return _org("acme")
+
+
+@pytest.fixture
+def globex(db):
+    return _org("globex")
+
+
+@pytest.fixture
+def client_for():
+    """An API client logged in as the given user (session auth, as a browser or script would be)."""
+
+    def make(user):
+        client = APIClient()
+        client.force_authenticate(user=user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def anon():
+    return APIClient()

@@ -1,0 +1,113 @@
+"""Settings come from the environment only; each case runs Django in a fresh process with its own environment."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DUMP = """
+import json, django
+from django.conf import settings
+django.setup()
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "debug": settings.DEBUG, "engine": db["ENGINE"], "name": db["NAME"], "conn_max_age": db.get("CONN_MAX_AGE"),
+    "health_checks": db.get("CONN_HEALTH_CHECKS"), "cache": settings.CACHES["default"]["BACKEND"],
+    "broker": settings.CELERY_BROKER_URL, "email": settings.EMAIL_BACKEND, "hosts": settings.ALLOWED_HOSTS,
+    "ssl_redirect": settings.SECURE_SSL_REDIRECT, "hsts": settings.SECURE_HSTS_SECONDS,
+    "secret": settings.SECRET_KEY, "acks_late": settings.CELERY_TASK_ACKS_LATE,
+}))
+"""
+PRODUCTION = {
+    "CHATAPP_ENV": "production",
+    "SECRET_KEY": "p" * 30 + "-production-secret-that-is-long-enough-for-django",
+    "ALLOWED_HOSTS": "chat.example.com",
+}
+
+
+def run(code_or_args, tmp_path, **env):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "CELERY_", "EMAIL_"))}
+    base.pop("SECRET_KEY", None)
+    base.update(DJANGO_SETTINGS_MODULE="chatapp.settings", CHATAPP_VAR_DIR=str(tmp_path / "var"), **env)
+    args = [sys.executable, "-c", code_or_args] if isinstance(code_or_args, str) else [sys.executable, *code_or_args]
+    return subprocess.run(args, cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
+
+
+def dump(tmp_path, **env):
+    result = run(DUMP, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_development_default_needs_no_servers(tmp_path):
+    s = dump(tmp_path)
+    assert s["debug"] is True
+    assert s["engine"] == "django_prometheus.db.backends.sqlite3"
+    assert s["name"] == str(tmp_path / "var" / "db.sqlite3")
+    assert s["cache"].endswith("LocMemCache")
+    assert s["broker"] == "filesystem://"
+    assert s["email"] == "django.core.mail.backends.filebased.EmailBackend"
+
+
+def test_development_secret_key_is_generated_once_and_kept(tmp_path):
+    first, second = dump(tmp_path)["secret"], dump(tmp_path)["secret"]
+    assert first == second
+    assert len(first) >= 50
+    assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_postgres_and_redis_from_urls(tmp_path):
+    s = dump(tmp_path, DATABASE_URL="postgres://u:p@db.internal:5432/chat", REDIS_URL="redis://cache:6379/1")
+    assert s["engine"] == "django_prometheus.db.backends.postgresql"
+    assert s["name"] == "chat"
+    assert s["conn_max_age"] > 0 and s["health_checks"] is True
+    assert s["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert s["broker"] == "redis://cache:6379/1"
+    assert s["acks_late"] is True
+
+
+def test_broker_url_overrides_redis(tmp_path):
+    s = dump(tmp_path, REDIS_URL="redis://cache:6379/1", CELERY_BROKER_URL="amqp://guest:guest@mq:5672//")
+    assert s["broker"] == "amqp://guest:guest@mq:5672//"
+
+
+def test_email_url(tmp_path):
+    assert dump(tmp_path, EMAIL_URL="smtp://mail.internal:25")["email"].endswith("smtp.EmailBackend")
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"CHATAPP_ENV": "production", "ALLOWED_HOSTS": "x.example"}, "SECRET_KEY is required"),
+        ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is required"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be"),
+        ({"CHATAPP_ENV": "staging"}, "CHATAPP_ENV must be"),
+    ],
+)
+def test_misconfiguration_fails_loudly(tmp_path, env, message):
+    result = run(DUMP, tmp_path, **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_profile(tmp_path):
+    s = dump(tmp_path, **PRODUCTION)
+    assert s["debug"] is False
+    assert s["ssl_redirect"] is True and s["hsts"] >= 31536000
+    assert s["hosts"] == ["chat.example.com"]
+
+
+def test_production_profile_passes_the_deploy_check(tmp_path):
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_development_profile_fails_the_deploy_check(tmp_path):
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path)
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr  # DEBUG on
