@@ -63,10 +63,11 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScoped
         return self._render(channel, status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
+        channel = self.get_object()  # a missing or foreign channel is a 404 before any 400
         data = ChannelUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         channel = services.channel_update(
-            actor=request.user, org=self.organization, channel=self.get_object(), **data.validated_data
+            actor=request.user, org=self.organization, channel=channel, **data.validated_data
         )
         return self._render(channel)
 
@@ -115,6 +116,7 @@ class ChannelMemberViewSet(mixins.ListModelMixin, ChannelChildViewSet):
         return selectors.channel_members(channel=self.get_channel())
 
     def create(self, request, *args, **kwargs):
+        channel = self.get_channel()
         data = ChannelMemberAddSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = (
@@ -125,7 +127,7 @@ class ChannelMemberViewSet(mixins.ListModelMixin, ChannelChildViewSet):
         if membership is None:
             raise ValidationError({"user_id": ["No such member in this organization."]})
         member, created = services.channel_member_add(
-            actor=request.user, org=self.organization, channel=self.get_channel(), user=membership.user
+            actor=request.user, org=self.organization, channel=channel, user=membership.user
         )
         return Response(
             ChannelMemberSerializer(member).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -168,10 +170,11 @@ class ChannelMessageViewSet(mixins.ListModelMixin, ChannelChildViewSet):
         return selectors.messages_of_channel(user=self.request.user, org=self.organization, channel=self.get_channel())
 
     def create(self, request, *args, **kwargs):
+        channel = self.get_channel()
         data = MessageWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message = services.message_post(
-            actor=request.user, org=self.organization, channel=self.get_channel(), body=data.validated_data["body"]
+            actor=request.user, org=self.organization, channel=channel, body=data.validated_data["body"]
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
@@ -190,10 +193,11 @@ class MessageViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
         return selectors.messages_readable_by(user=self.request.user, org=self.organization)
 
     def partial_update(self, request, *args, **kwargs):
+        message = self.get_object()
         data = MessageWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message = services.message_edit(
-            actor=request.user, org=self.organization, message=self.get_object(), body=data.validated_data["body"]
+            actor=request.user, org=self.organization, message=message, body=data.validated_data["body"]
         )
         return Response(MessageSerializer(message).data)
 

@@ -1,0 +1,92 @@
+"""Tenant isolation on every organization-scoped route, found by walking the URLconf (new routes included)."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import get_resolver
+
+from chatapp.kernel.api import OrgScopedViewSet
+from tests.factories import ChannelFactory, MembershipFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def org_routes():
+    """(path template, view set class, {http method: action}) for every route under /api/v1/orgs/<org_slug>/."""
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if hasattr(pattern, "url_patterns"):
+                yield from walk(pattern.url_patterns, route)
+            elif "<slug:org_slug>" in route:
+                yield route, pattern.callback
+
+    routes = []
+    for route, callback in walk(get_resolver().url_patterns):
+        view_class = getattr(callback, "cls", None)
+        assert view_class and issubclass(view_class, OrgScopedViewSet), f"{route} is not an OrgScopedViewSet"
+        routes.append((route, view_class, tuple(m for m in callback.actions if m != "head")))
+    return routes
+
+
+ROUTES = org_routes()
+
+
+def fill(route, org_slug, ids):
+    path = route.replace("<slug:org_slug>", org_slug)
+    return "/" + re.sub(r"<int:(\w+)>", lambda m: str(ids[m.group(1)]), path)
+
+
+def test_every_org_route_is_covered():
+    assert len(ROUTES) >= 9
+
+
+@pytest.mark.parametrize("route, view_class, actions", ROUTES, ids=[r[0] for r in ROUTES])
+def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, client_for, route, view_class, actions):
+    foreign_message = MessageFactory(channel=globex.public, author=globex.member, body="globex secret")
+    ids = {"pk": globex.public.pk, "channel_pk": globex.public.pk, "user_id": globex.member.pk}
+    if "messages/<int:pk>" in route:
+        ids["pk"] = foreign_message.pk
+    intruder = client_for(acme.owner)  # an owner: every permission, but in the wrong organization
+    params = {"q": "globex secret"}
+    for method in actions:
+        # through the other organization's slug: as if it did not exist
+        response = getattr(intruder, method)(fill(route, "globex", ids), params if method == "get" else {})
+        assert response.status_code == 404, (method, route, response.content)
+        if "<int:" in route:
+            # the other organization's object ids through one's own slug: as if they did not exist
+            response = getattr(intruder, method)(fill(route, "acme", ids), params if method == "get" else {})
+            assert response.status_code == 404, (method, route, response.content)
+        elif method == "get":
+            # one's own lists show nothing of the other organization
+            response = intruder.get(fill(route, "acme", ids), params)
+            assert response.status_code == 200
+            assert "globex" not in response.content.decode()
+    foreign_message.refresh_from_db()
+    globex.public.refresh_from_db()
+    assert foreign_message.deleted is None and not globex.public.is_archived
+
+
+LISTS = [
+    ("/api/v1/orgs/acme/members/", lambda acme: MembershipFactory(organization=acme.org)),
+    ("/api/v1/orgs/acme/channels/", lambda acme: ChannelFactory(organization=acme.org)),
+    ("/api/v1/orgs/acme/messages/search", lambda acme: MessageFactory(channel=acme.public, body="needle")),
+]
+
+
+@pytest.mark.parametrize("url, make", LISTS, ids=[u for u, _ in LISTS])
+def test_list_query_count_is_the_same_for_one_row_and_a_full_page(acme, client_for, url, make):
+    for _ in range(30):
+        make(acme)
+    client = client_for(acme.owner)
+    counts = []
+    for size in (1, 30):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, {"page_size": size, "q": "needle"} if "search" in url else {"page_size": size})
+        assert response.status_code == 200
+        assert len(response.json()["results"]) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
