@@ -86,6 +86,8 @@ class Membership(models.Model):
         ADMIN = "admin", "Admin"
         MEMBER = "member", "Member"
         GUEST = "guest", "Guest"
+        AUDITOR = "auditor", "Auditor"
+        BILLING = "billing", "Billing"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")

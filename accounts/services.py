@@ -3,15 +3,23 @@
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 
+from accounts import audit_events as events
 from accounts.models import Membership, Organization, User
 from accounts.permissions import MEMBERS_MANAGE
+from audit.services import audit_record, diff, snapshot
 from chatapp.kernel.errors import Conflict
-from rbac.services import require_perm
+from rbac.roles import BUILT_IN_ROLE_PERMISSIONS
+from rbac.services import require_held, require_perm
+
+MEMBERSHIP_AUDITED_FIELDS = ("role", "is_active")
 
 
 @transaction.atomic
-def user_create(*, email: str, password: str | None, full_name: str = "") -> User:
-    """Create a user; the password is checked against the password policy (None: no usable password)."""
+def user_create(*, email: str, password: str | None, full_name: str = "", actor=None) -> User:
+    """Create a user; the password is checked against the password policy (None: no usable password).
+
+    Recorded on the platform chain: a user belongs to no organization until a membership says so.
+    """
     user = User(email=User.objects.normalize_email(email).strip(), full_name=full_name)
     if password is not None:
         validate_password(password, user)
@@ -21,11 +29,12 @@ def user_create(*, email: str, password: str | None, full_name: str = "") -> Use
             user.save()
     except IntegrityError:
         raise Conflict(f"A user with the e-mail address {user.email} already exists.") from None
+    audit_record(org=None, event=events.USER_CREATED, actor=actor, target=user)
     return user
 
 
 @transaction.atomic
-def organization_create(*, slug: str, name: str, owner: User) -> Organization:
+def organization_create(*, slug: str, name: str, owner: User, actor=None) -> Organization:
     """Create an organization with its first owner (an organization always has one)."""
     org = Organization(slug=slug, name=name)
     org.full_clean()
@@ -34,7 +43,12 @@ def organization_create(*, slug: str, name: str, owner: User) -> Organization:
             org.save()
     except IntegrityError:
         raise Conflict(f"The organization slug '{slug}' is taken.") from None
-    Membership.objects.create(organization=org, user=owner, role=Membership.Role.OWNER)
+    membership = Membership.objects.create(organization=org, user=owner, role=Membership.Role.OWNER)
+    audit_record(org=org, event=events.ORG_CREATED, actor=actor, target=org, changes={"slug": [None, slug]})
+    audit_record(
+        org=org, event=events.MEMBER_ADDED, actor=actor, target=owner,
+        changes=diff({}, snapshot(membership, MEMBERSHIP_AUDITED_FIELDS)),
+    )  # fmt: skip
     return org
 
 
@@ -42,9 +56,18 @@ def organization_create(*, slug: str, name: str, owner: User) -> Organization:
 def member_add(*, actor: User, org: Organization, user: User, role: str = Membership.Role.MEMBER) -> Membership:
     """Add a user to an organization, or reactivate them with the given role."""
     require_perm(user=actor, org=org, perm=MEMBERS_MANAGE)
+    require_held(actor=actor, org=org, codes=BUILT_IN_ROLE_PERMISSIONS[role], doing=f"make someone {role}")
+    existing = Membership.objects.select_for_update().filter(organization=org, user=user).first()
+    before = snapshot(existing, MEMBERSHIP_AUDITED_FIELDS) if existing else {}
     membership, _ = Membership.objects.update_or_create(
         organization=org, user=user, defaults={"role": role, "is_active": True}
     )
+    after = snapshot(membership, MEMBERSHIP_AUDITED_FIELDS)
+    if before != after:
+        audit_record(
+            org=org, event=events.MEMBER_UPDATED if existing else events.MEMBER_ADDED, actor=actor, target=user,
+            changes=diff(before, after),
+        )  # fmt: skip
     return membership
 
 
@@ -54,7 +77,12 @@ def member_update(
 ) -> Membership:
     """Change a member's role or deactivate them; the last active owner can be neither demoted nor removed."""
     require_perm(user=actor, org=org, perm=MEMBERS_MANAGE)
-    membership = Membership.objects.select_for_update().get(pk=membership.pk, organization=org)
+    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk, organization=org)
+    before = snapshot(membership, MEMBERSHIP_AUDITED_FIELDS)
+    # No escalation: changing someone's membership needs every permission of their current role and of the new
+    # one (an admin can neither promote anyone to owner nor demote or deactivate an owner).
+    affected = BUILT_IN_ROLE_PERMISSIONS[membership.role] | BUILT_IN_ROLE_PERMISSIONS[role or membership.role]
+    require_held(actor=actor, org=org, codes=affected, doing="change this membership")
     if role is not None:
         membership.role = role
     if is_active is not None:
@@ -70,4 +98,9 @@ def member_update(
             raise Conflict("An organization needs at least one active owner.")
     membership.full_clean()
     membership.save()
+    after = snapshot(membership, MEMBERSHIP_AUDITED_FIELDS)
+    if before != after:
+        audit_record(
+            org=org, event=events.MEMBER_UPDATED, actor=actor, target=membership.user, changes=diff(before, after)
+        )
     return membership

@@ -5,4 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("accounts.api.urls")),
     path("orgs/<slug:org_slug>/", include("chatapp.chat.api.urls")),
+    path("orgs/<slug:org_slug>/", include("audit.api.urls")),
+    path("orgs/<slug:org_slug>/", include("rbac.api.urls")),
 ]

@@ -43,6 +43,34 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
+
+def _audit_hmac_keys() -> dict[str, str]:
+    """AUDIT_HMAC_KEYS="k2=secret,k1=older": the first seals new audit events, all of them verify old ones.
+
+    Separate from SECRET_KEY so that rotating one never breaks the other; development generates one in var/.
+    """
+    raw = env.str("AUDIT_HMAC_KEYS", default="")
+    if not raw:
+        if PRODUCTION:
+            raise ImproperlyConfigured("AUDIT_HMAC_KEYS is required when CHATAPP_ENV=production")
+        key_file = VAR_DIR / "audit_hmac_key"
+        if not key_file.exists():
+            key_file.write_text("dev=" + secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        raw = key_file.read_text().strip()
+    keys = {}
+    for item in raw.split(","):
+        key_id, _, secret = item.strip().partition("=")
+        if not key_id or len(secret) < 32:
+            raise ImproperlyConfigured("AUDIT_HMAC_KEYS entries look like id=secret, with secrets of 32+ characters")
+        keys[key_id] = secret
+    return keys
+
+
+AUDIT_HMAC_KEYS = _audit_hmac_keys()
+# Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.
+AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when CHATAPP_ENV=production")
@@ -66,6 +94,7 @@ INSTALLED_APPS = [
     "chatapp.kernel",
     "accounts",
     "rbac",
+    "audit",
     "chatapp.chat",
 ]
 
@@ -79,6 +108,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",

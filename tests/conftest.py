@@ -43,6 +43,8 @@ class Org:
     admin: object
     member: object
     guest: object
+    auditor: object
+    billing: object
     public: object  # a public channel the owner and member belong to
     private: object  # a private channel only the owner belongs to
 

@@ -2,6 +2,7 @@
 
 import django_filters
 from django.contrib.auth import authenticate, login, logout
+from django.db import transaction
 from django.db.models import Q
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -12,10 +13,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts import audit_events as events
 from accounts.api.serializers import LoginSerializer, MemberSerializer, MeSerializer
 from accounts.models import Membership
 from accounts.permissions import MEMBERS_VIEW
 from accounts.selectors import members_of, memberships_of
+from audit.models import ActorType, Outcome
+from audit.services import Actor, audit_record
 from chatapp.kernel import filters
 from chatapp.kernel.api import OrgScopedViewSet
 from rbac.services import require_perm
@@ -35,27 +39,45 @@ class MeView(APIView):
 class SessionView(APIView):
     """Session login for browsers and scripts. API keys for long-lived clients come with account security.
 
-    Login needs no CSRF token: the body must be JSON, which a cross-site form cannot send.
+    Login needs no CSRF token: the body must be JSON, which a cross-site form cannot send. Logout goes through
+    session authentication, and so needs the token like every other unsafe request.
     """
 
-    authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = (ScopedRateThrottle,)
     throttle_scope = "login"
+
+    def initialize_request(self, request, *args, **kwargs):
+        self.logging_in = request.method == "POST"
+        return super().initialize_request(request, *args, **kwargs)
+
+    def get_authenticators(self):
+        return [] if self.logging_in else super().get_authenticators()
 
     @extend_schema(summary="Log in with e-mail and password", request=LoginSerializer, responses=MeSerializer)
     def post(self, request):
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, email=data.validated_data["email"], password=data.validated_data["password"])
+        email = data.validated_data["email"]
+        user = authenticate(request, email=email, password=data.validated_data["password"])
         if user is None:
+            with transaction.atomic():
+                audit_record(
+                    org=None, event=events.LOGIN_FAILED, actor=Actor(ActorType.USER, "", email),
+                    outcome=Outcome.FAILURE,
+                )  # fmt: skip
             raise ValidationError({"non_field_errors": ["Wrong e-mail address or password."]})
         login(request, user)
         get_token(request)  # sets the csrftoken cookie that later unsafe requests must echo
+        with transaction.atomic():
+            audit_record(org=None, event=events.LOGIN_SUCCEEDED, actor=user, target=user)
         return Response(_me(user))
 
     @extend_schema(summary="Log out", request=None, responses={204: None})
     def delete(self, request):
+        if request.user.is_authenticated:
+            with transaction.atomic():
+                audit_record(org=None, event=events.LOGGED_OUT, actor=request.user, target=request.user)
         logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -5,6 +5,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
+from audit.services import Target, audit_record, diff, snapshot
+from chatapp.chat import audit_events as events
 from chatapp.chat.models import Channel, ChannelMember, Message
 from chatapp.chat.permissions import CHANNELS_CREATE, CHANNELS_MANAGE, MESSAGES_DELETE_ANY, MESSAGES_POST
 from chatapp.chat.selectors import channel_readable
@@ -12,6 +14,7 @@ from chatapp.kernel.errors import Conflict
 from rbac.services import has_perm, require_perm
 
 MESSAGE_MAX_LENGTH = 10_000
+CHANNEL_AUDITED_FIELDS = ("name", "topic", "is_private", "is_archived")
 
 
 def _same_org(org: Organization, *objects) -> None:
@@ -55,6 +58,10 @@ def channel_create(*, actor: User, org: Organization, name: str, topic: str = ""
     channel = Channel(organization=org, name=_clean_name(name), topic=topic, is_private=is_private, created_by=actor)
     _save_unique_name(channel)
     ChannelMember.objects.create(organization=org, channel=channel, user=actor)
+    audit_record(
+        org=org, event=events.CHANNEL_CREATED, actor=actor, target=channel,
+        changes=diff({}, snapshot(channel, CHANNEL_AUDITED_FIELDS)),
+    )  # fmt: skip
     return channel
 
 
@@ -71,9 +78,14 @@ def channel_update(*, actor: User, org: Organization, channel: Channel, **change
         raise ValidationError({name: ["Cannot be changed."] for name in sorted(unknown)})
     if "name" in changes:
         changes["name"] = _clean_name(changes["name"])
+    before = snapshot(channel, CHANNEL_AUDITED_FIELDS)
     for field, value in changes.items():
         setattr(channel, field, value)
     _save_unique_name(channel)
+    audit_record(
+        org=org, event=events.CHANNEL_UPDATED, actor=actor, target=channel,
+        changes=diff(before, snapshot(channel, CHANNEL_AUDITED_FIELDS)),
+    )  # fmt: skip
     return channel
 
 
@@ -83,8 +95,13 @@ def channel_set_archived(*, actor: User, org: Organization, channel: Channel, ar
     _same_org(org, channel)
     if not _may_manage(actor=actor, org=org, channel=channel):
         raise PermissionDenied(f"You need the '{CHANNELS_MANAGE.key}' permission or to have created the channel.")
-    Channel.objects.filter(pk=channel.pk).update(is_archived=archived)
+    changed = Channel.objects.filter(pk=channel.pk, is_archived=not archived).update(is_archived=archived)
     channel.is_archived = archived
+    if changed:  # archiving an archived channel changes nothing, and records nothing
+        audit_record(
+            org=org, event=events.CHANNEL_ARCHIVED if archived else events.CHANNEL_UNARCHIVED, actor=actor,
+            target=channel, changes={"is_archived": [not archived, archived]},
+        )  # fmt: skip
     return channel
 
 
@@ -104,7 +121,13 @@ def channel_member_add(*, actor: User, org: Organization, channel: Channel, user
         raise Conflict("The channel is archived; unarchive it first.")
     if not Membership.objects.filter(organization=org, user=user, is_active=True).exists():
         raise ValidationError({"user": ["Not an active member of this organization."]})
-    return ChannelMember.objects.get_or_create(organization=org, channel=channel, user=user)
+    member, created = ChannelMember.objects.get_or_create(organization=org, channel=channel, user=user)
+    if created:
+        audit_record(
+            org=org, event=events.CHANNEL_MEMBER_ADDED, actor=actor, target=channel,
+            metadata={"user_id": user.pk, "user": user.email},
+        )  # fmt: skip
+    return member, created
 
 
 @transaction.atomic
@@ -113,7 +136,12 @@ def channel_member_remove(*, actor: User, org: Organization, channel: Channel, u
     _same_org(org, channel)
     if user.pk != actor.pk and not _may_manage(actor=actor, org=org, channel=channel):
         raise PermissionDenied("Only the channel's creator, or whoever may manage channels, can remove others.")
-    ChannelMember.objects.filter(channel=channel, user=user).delete()
+    removed, _ = ChannelMember.objects.filter(channel=channel, user=user).delete()
+    if removed:
+        audit_record(
+            org=org, event=events.CHANNEL_MEMBER_REMOVED, actor=actor, target=channel,
+            metadata={"user_id": user.pk, "user": user.email},
+        )  # fmt: skip
 
 
 @transaction.atomic
@@ -126,7 +154,14 @@ def message_post(*, actor: User, org: Organization, channel: Channel, body: str)
     if channel.is_archived:
         raise Conflict("The channel is archived; messages cannot be posted.")
     ChannelMember.objects.get_or_create(organization=org, channel=channel, user=actor)
-    return Message.objects.create(organization=org, channel=channel, author=actor, body=_clean_body(body))
+    message = Message.objects.create(organization=org, channel=channel, author=actor, body=_clean_body(body))
+    # Message bodies stay out of the audit trail: it records that something was said, not what.
+    audit_record(org=org, event=events.MESSAGE_POSTED, actor=actor, target=_message_target(message))
+    return message
+
+
+def _message_target(message: Message) -> Target:
+    return Target("chat.message", str(message.pk), f"message {message.pk} in channel {message.channel_id}")
 
 
 @transaction.atomic
@@ -140,6 +175,10 @@ def message_edit(*, actor: User, org: Organization, message: Message, body: str)
     message.body = _clean_body(body)
     message.edited = timezone.now()
     message.save(update_fields=["body", "edited"])
+    audit_record(
+        org=org, event=events.MESSAGE_EDITED, actor=actor, target=_message_target(message),
+        metadata={"edited": message.edited.isoformat()},
+    )  # fmt: skip
     return message
 
 
@@ -149,4 +188,8 @@ def message_delete(*, actor: User, org: Organization, message: Message) -> None:
     _same_org(org, message)
     if message.author_id != actor.pk:
         require_perm(user=actor, org=org, perm=MESSAGES_DELETE_ANY)
-    Message.objects.filter(pk=message.pk, deleted__isnull=True).update(deleted=timezone.now())
+    if Message.objects.filter(pk=message.pk, deleted__isnull=True).update(deleted=timezone.now()):
+        audit_record(
+            org=org, event=events.MESSAGE_DELETED, actor=actor, target=_message_target(message),
+            metadata={"author_id": message.author_id},
+        )  # fmt: skip

@@ -1,7 +1,8 @@
 """API base classes: the tenant-scoped view set and strict input serializers."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 
 
 class StrictSerializerMixin:
@@ -49,6 +50,18 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
 
     def scoped_queryset(self):
         raise NotImplementedError
+
+    def handle_exception(self, exc):
+        # A refusal inside an organization is a security event: record who tried what (the audit trail).
+        if self.organization is not None and isinstance(exc, exceptions.PermissionDenied | DjangoPermissionDenied):
+            from audit.services import audit_denied
+
+            match = self.request.resolver_match
+            audit_denied(
+                org=self.organization, actor=self.request.user, method=self.request.method,
+                route=match.route if match else self.request.path, reason=str(exc),
+            )  # fmt: skip
+        return super().handle_exception(exc)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no organization

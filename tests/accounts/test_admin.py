@@ -65,3 +65,22 @@ def test_archive_action_on_channels(acme, operator):
     operator.post("/admin/chat/channel/", {"action": "archive", "_selected_action": [acme.public.pk]})
     acme.public.refresh_from_db()
     assert acme.public.is_archived
+
+
+def test_org_admin_cannot_promote_to_owner_or_touch_an_owner(acme):
+    from django.core.exceptions import PermissionDenied
+
+    from accounts import services
+
+    member = Membership.objects.get(organization=acme.org, user=acme.member)
+    owner = Membership.objects.get(organization=acme.org, user=acme.owner)
+    with pytest.raises(PermissionDenied, match=r"org\.manage"):
+        services.member_update(actor=acme.admin, org=acme.org, membership=member, role="owner")
+    with pytest.raises(PermissionDenied):
+        services.member_update(actor=acme.admin, org=acme.org, membership=owner, is_active=False)
+    member.refresh_from_db()
+    owner.refresh_from_db()
+    assert (member.role, owner.is_active) == ("member", True)
+    services.member_update(actor=acme.admin, org=acme.org, membership=member, role="guest")
+    member.refresh_from_db()
+    assert member.role == "guest"

@@ -70,7 +70,14 @@ def test_email_is_unique_whatever_its_case(db):
 def test_members_list_with_filters(acme, client_for):
     url = "/api/v1/orgs/acme/members/"
     client = client_for(acme.member)
-    assert {m["role"] for m in client.get(url).json()["results"]} == {"owner", "admin", "member", "guest"}
+    assert {m["role"] for m in client.get(url).json()["results"]} == {
+        "owner",
+        "admin",
+        "member",
+        "guest",
+        "auditor",
+        "billing",
+    }
     assert [m["user"]["email"] for m in client.get(url, {"role": "admin"}).json()["results"]] == ["admin@acme.test"]
     assert [m["user"]["email"] for m in client.get(url, {"q": "GUEST@"}).json()["results"]] == ["guest@acme.test"]
     assert client.get(url, {"role": "emperor"}).status_code == 400

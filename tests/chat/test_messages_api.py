@@ -156,4 +156,5 @@ def test_message_list_query_count_does_not_grow_with_page_size(acme, client_for,
     with CaptureQueriesContext(connection) as queries:
         response = client.get(messages_url(acme, acme.public), {"page_size": page_size})
     assert len(response.json()["results"]) == page_size
-    assert len(queries) == 3  # membership with its organization, the channel, the page with authors
+    # membership with its organization, the caller's grants, the channel, the page with authors
+    assert len(queries) == 4

@@ -26,6 +26,7 @@ PRODUCTION = {
     "CHATAPP_ENV": "production",
     "SECRET_KEY": "p" * 30 + "-production-secret-that-is-long-enough-for-django",
     "ALLOWED_HOSTS": "chat.example.com",
+    "AUDIT_HMAC_KEYS": "k1=" + "a" * 40,
 }
 
 
@@ -84,6 +85,8 @@ def test_email_url(tmp_path):
     [
         ({"CHATAPP_ENV": "production", "ALLOWED_HOSTS": "x.example"}, "SECRET_KEY is required"),
         ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is required"),
+        ({**PRODUCTION, "AUDIT_HMAC_KEYS": ""}, "AUDIT_HMAC_KEYS is required"),
+        ({"AUDIT_HMAC_KEYS": "k1=short"}, "AUDIT_HMAC_KEYS entries look like"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be"),
         ({"CHATAPP_ENV": "staging"}, "CHATAPP_ENV must be"),
     ],

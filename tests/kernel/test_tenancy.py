@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver
 
 from chatapp.kernel.api import OrgScopedViewSet
+from rbac.models import Grant, Role, Team, TeamMember
 from tests.factories import ChannelFactory, MembershipFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,15 +42,20 @@ def fill(route, org_slug, ids):
 
 
 def test_every_org_route_is_covered():
-    assert len(ROUTES) >= 9
+    assert len(ROUTES) >= 20
 
 
 @pytest.mark.parametrize("route, view_class, actions", ROUTES, ids=[r[0] for r in ROUTES])
 def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, client_for, route, view_class, actions):
     foreign_message = MessageFactory(channel=globex.public, author=globex.member, body="globex secret")
-    ids = {"pk": globex.public.pk, "channel_pk": globex.public.pk, "user_id": globex.member.pk}
-    if "messages/<int:pk>" in route:
-        ids["pk"] = foreign_message.pk
+    team = Team.objects.create(organization=globex.org, name="globex team")
+    TeamMember.objects.create(organization=globex.org, team=team, user=globex.member)
+    role = Role.objects.create(organization=globex.org, name="globex role", permissions=["channels.view"])
+    grant = Grant.objects.create(organization=globex.org, role=role, user=globex.member)
+    pk_by_route = {"messages/": foreign_message.pk, "rbac/roles/": role.pk, "rbac/teams/": team.pk,
+                   "rbac/grants/": grant.pk, "channels/": globex.public.pk}  # fmt: skip
+    pk = next((value for prefix, value in pk_by_route.items() if f"<slug:org_slug>/{prefix}" in route), None)
+    ids = {"pk": pk, "channel_pk": globex.public.pk, "team_pk": team.pk, "user_id": globex.member.pk}
     intruder = client_for(acme.owner)  # an owner: every permission, but in the wrong organization
     params = {"q": "globex secret"}
     for method in actions:
@@ -68,6 +74,7 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
     foreign_message.refresh_from_db()
     globex.public.refresh_from_db()
     assert foreign_message.deleted is None and not globex.public.is_archived
+    assert Grant.objects.filter(pk=grant.pk).exists() and TeamMember.objects.filter(team=team).count() == 1
 
 
 LISTS = [

@@ -1,0 +1,43 @@
+from rest_framework import serializers
+
+from audit.models import AuditEvent
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    event = serializers.CharField(source="event_name")
+    actor = serializers.SerializerMethodField()
+    target = serializers.SerializerMethodField()
+    request = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id", "sequence", "occurred_at", "event", "event_code", "category", "outcome", "actor", "target",
+            "changes", "metadata", "request", "hash",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_actor(self, event) -> dict:
+        return {"type": event.actor_type, "id": event.actor_id, "label": event.actor_label}
+
+    def get_target(self, event) -> dict | None:
+        if not event.target_type:
+            return None
+        return {"type": event.target_type, "id": event.target_id, "label": event.target_label}
+
+    def get_request(self, event) -> dict:
+        return {
+            "ip": event.ip,
+            "user_agent": event.user_agent,
+            "request_id": event.request_id,
+            "session_ref": event.session_ref,
+            "api_key_id": event.api_key_id,
+        }
+
+
+class VerifySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "broken"])
+    checked = serializers.IntegerField()
+    first_broken_sequence = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    last_sequence = serializers.IntegerField()

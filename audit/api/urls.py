@@ -1,0 +1,8 @@
+from django.urls import path
+
+from audit.api import views
+
+urlpatterns = [
+    path("audit/events", views.AuditEventViewSet.as_view({"get": "list"}), name="audit-event-list"),
+    path("audit/verify", views.AuditEventViewSet.as_view({"get": "verify"}), name="audit-verify"),
+]

@@ -1,0 +1,81 @@
+"""Reading and verifying an organization's audit trail (holders of audit.read only; reading is recorded)."""
+
+import django_filters
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from audit import audit_events as events
+from audit.api.serializers import AuditEventSerializer, VerifySerializer
+from audit.models import ActorType, AuditEvent, Outcome
+from audit.permissions import AUDIT_READ
+from audit.registry import Category
+from audit.selectors import audit_events_of, audit_verify
+from audit.services import audit_record
+from chatapp.kernel import filters
+from chatapp.kernel.api import OrgScopedViewSet
+from chatapp.kernel.pagination import CursorPagination
+from rbac.services import require_perm
+
+ORG_SLUG = OpenApiParameter("org_slug", str, OpenApiParameter.PATH, description="The organization's slug.")
+
+
+class AuditEventFilter(filters.FilterSet):
+    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte", help_text="At or after.")
+    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt", help_text="Before.")
+    event = django_filters.CharFilter(method="by_event", help_text="An event name, or a prefix ending in '.'.")
+    category = django_filters.ChoiceFilter(choices=Category.choices)
+    outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
+    actor_type = django_filters.ChoiceFilter(choices=ActorType.choices)
+    actor_id = django_filters.CharFilter()
+    target_type = django_filters.CharFilter()
+    target_id = django_filters.CharFilter()
+    ip = django_filters.CharFilter(help_text="Exact client address.")
+
+    class Meta:
+        model = AuditEvent
+        fields = []
+
+    def by_event(self, queryset, name, value):
+        if value.endswith("."):
+            return queryset.filter(event_name__startswith=value)
+        return queryset.filter(event_name=value)
+
+
+class SequencePagination(CursorPagination):
+    ordering = "-sequence"  # one organization's sequence numbers are unique and ordered: a perfect keyset
+
+
+@extend_schema_view(list=extend_schema(summary="The organization's audit events, newest first", parameters=[ORG_SLUG]))
+class AuditEventViewSet(mixins.ListModelMixin, OrgScopedViewSet):
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    pagination_class = SequencePagination
+
+    def scoped_queryset(self):
+        require_perm(user=self.request.user, org=self.organization, perm=AUDIT_READ)
+        return audit_events_of(org=self.organization)
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        with transaction.atomic():
+            audit_record(
+                org=self.organization, event=events.AUDIT_EVENTS_READ, actor=request.user,
+                metadata={"filters": {k: v for k, v in request.query_params.items() if k != "cursor"}},
+            )  # fmt: skip
+        return response
+
+    @extend_schema(summary="Verify the organization's hash chain", responses=VerifySerializer, parameters=[ORG_SLUG])
+    @action(detail=False, methods=["get"])
+    def verify(self, request, *args, **kwargs):
+        require_perm(user=request.user, org=self.organization, perm=AUDIT_READ)
+        result = audit_verify(org=self.organization).as_dict()
+        with transaction.atomic():
+            audit_record(
+                org=self.organization, event=events.AUDIT_VERIFIED, actor=request.user, metadata=result,
+                outcome=Outcome.SUCCESS if result["status"] == "ok" else Outcome.FAILURE,
+            )  # fmt: skip
+        return Response(result)

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    name = "audit"
+    verbose_name = "Audit trail"
+
+    def ready(self):
+        # Every app's audit_events.py declares its events here, then the catalogue is closed.
+        from django.utils.module_loading import autodiscover_modules
+
+        from audit.registry import events
+
+        autodiscover_modules("audit_events")
+        events.freeze()

@@ -1,0 +1,93 @@
+"""The audit trail: append-only rows, one HMAC hash chain per organization (and one for the platform).
+
+The database refuses UPDATE and DELETE on AuditEvent (triggers created in the migrations); only the retention
+purge may delete, and only while it holds a row in AuditPurgePermit inside its own transaction.
+"""
+
+from django.db import models
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+    DENIED = "denied", "Denied"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    API_KEY = "api_key", "API key"
+    SYSTEM = "system", "System (task or command)"
+    PLUGIN = "plugin", "Plugin or integration"
+
+
+PLATFORM_CHAIN = 0  # events without an organization (process start, migrations) chain here
+
+
+class AuditEvent(models.Model):
+    """One recorded event. Immutable once written; `hash` seals it into its organization's chain."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    chain = models.BigIntegerField(help_text="The organization's id, or 0 for platform events.")
+    sequence = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+    event_code = models.PositiveIntegerField()
+    event_name = models.CharField(max_length=100)
+    category = models.CharField(max_length=20)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=255, blank=True)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    session_ref = models.CharField(max_length=32, blank=True, help_text="A hash of the session key, never the key.")
+    api_key_id = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    key_id = models.CharField(max_length=32, help_text="Which HMAC key sealed the row.")
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain", "sequence"], name="audit_event_chain_sequence")]
+        indexes = [
+            models.Index(fields=["organization", "-sequence"], name="audit_org_newest"),
+            models.Index(fields=["organization", "event_name"], name="audit_org_event"),
+            models.Index(fields=["organization", "actor_type", "actor_id"], name="audit_org_actor"),
+            models.Index(fields=["organization", "target_type", "target_id"], name="audit_org_target"),
+            models.Index(fields=["organization", "occurred_at"], name="audit_org_time"),
+        ]
+        ordering = ["-chain", "-sequence"]
+
+    def __str__(self):
+        return f"#{self.sequence} {self.event_name}"
+
+
+class AuditChain(models.Model):
+    """The head of one chain: the last sequence and hash, locked while an event is sealed onto it.
+
+    `base_sequence`/`base_hash` say where the retained part of the chain starts after a retention purge.
+    """
+
+    chain = models.BigIntegerField(primary_key=True)
+    last_sequence = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+    base_sequence = models.BigIntegerField(default=0)
+    base_hash = models.CharField(max_length=64)
+
+    def __str__(self):
+        return f"chain {self.chain} at #{self.last_sequence}"
+
+
+class AuditPurgePermit(models.Model):
+    """Present only inside the retention purge's transaction; the delete trigger refuses without it."""
+
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"purge permit of {self.created:%Y-%m-%d %H:%M}"

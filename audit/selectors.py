@@ -1,0 +1,27 @@
+"""Reads of the audit trail: one organization's events, and verification of its chain."""
+
+from django.db.models import QuerySet
+
+from audit import chain as hash_chain
+from audit.models import PLATFORM_CHAIN, AuditChain, AuditEvent
+
+
+def audit_events_of(*, org) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(organization=org)
+
+
+def audit_verify(*, org=None, chain_id: int | None = None) -> hash_chain.VerifyResult:
+    """Verify one organization's chain (or the platform chain) from its retained base to its head."""
+    chain_id = chain_id if chain_id is not None else (org.pk if org is not None else PLATFORM_CHAIN)
+    head = AuditChain.objects.filter(chain=chain_id).first()
+    if head is None:
+        return hash_chain.VerifyResult(True, 0)
+    rows = (
+        AuditEvent.objects.filter(chain=chain_id, sequence__gt=head.base_sequence)
+        .order_by("sequence")
+        .values(*hash_chain.SEALED_FIELDS, "hash")
+        .iterator(chunk_size=5000)
+    )
+    return hash_chain.verify_rows(
+        rows, base_sequence=head.base_sequence, base_hash=head.base_hash, expected_last=head.last_sequence
+    )

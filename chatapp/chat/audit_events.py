@@ -1,0 +1,15 @@
+from audit.registry import Category, declare
+
+CHANNEL_CREATED = declare(200, "channel.created", Category.DATA_CHANGE, "{actor} created channel {target}")
+CHANNEL_UPDATED = declare(201, "channel.updated", Category.DATA_CHANGE, "{actor} changed channel {target}")
+CHANNEL_ARCHIVED = declare(202, "channel.archived", Category.DATA_CHANGE, "{actor} archived channel {target}")
+CHANNEL_UNARCHIVED = declare(203, "channel.unarchived", Category.DATA_CHANGE, "{actor} unarchived channel {target}")
+CHANNEL_MEMBER_ADDED = declare(
+    204, "channel.member_added", Category.DATA_CHANGE, "{actor} added someone to channel {target}"
+)
+CHANNEL_MEMBER_REMOVED = declare(
+    205, "channel.member_removed", Category.DATA_CHANGE, "{actor} removed someone from channel {target}"
+)
+MESSAGE_POSTED = declare(210, "message.posted", Category.USER_ACTION, "{actor} posted message {target}")
+MESSAGE_EDITED = declare(211, "message.edited", Category.DATA_CHANGE, "{actor} edited message {target}")
+MESSAGE_DELETED = declare(212, "message.deleted", Category.DATA_CHANGE, "{actor} deleted message {target}")

@@ -1,0 +1,39 @@
+"""Routes under /api/v1/orgs/<org_slug>/ (included by chatapp/api_urls.py)."""
+
+from django.urls import path
+
+from rbac.api import views
+
+roles = views.RoleViewSet
+teams = views.TeamViewSet
+members = views.TeamMemberViewSet
+grants = views.GrantViewSet
+
+urlpatterns = [
+    path("me/permissions", views.MyPermissionsViewSet.as_view({"get": "list"}), name="me-permissions"),
+    path("rbac/permissions/", views.PermissionCatalogueViewSet.as_view({"get": "list"}), name="rbac-permission-list"),
+    path("rbac/roles/", roles.as_view({"get": "list", "post": "create"}), name="rbac-role-list"),
+    path(
+        "rbac/roles/<int:pk>/",
+        roles.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="rbac-role-detail",
+    ),
+    path("rbac/teams/", teams.as_view({"get": "list", "post": "create"}), name="rbac-team-list"),
+    path(
+        "rbac/teams/<int:pk>/",
+        teams.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="rbac-team-detail",
+    ),
+    path(
+        "rbac/teams/<int:team_pk>/members/",
+        members.as_view({"get": "list", "post": "create"}),
+        name="rbac-team-member-list",
+    ),
+    path(
+        "rbac/teams/<int:team_pk>/members/<int:user_id>/",
+        members.as_view({"patch": "partial_update", "delete": "destroy"}),
+        name="rbac-team-member-detail",
+    ),
+    path("rbac/grants/", grants.as_view({"get": "list", "post": "create"}), name="rbac-grant-list"),
+    path("rbac/grants/<int:pk>/", grants.as_view({"get": "retrieve", "delete": "destroy"}), name="rbac-grant-detail"),
+]
