@@ -5,7 +5,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from accounts.models import Organization, User
 from chatapp.chat.models import Channel, ChannelMember, Message
 from chatapp.chat.permissions import CHANNELS_VIEW, CHANNELS_VIEW_PRIVATE
-from rbac.services import has_perm
+from rbac.services import has_perm, visible
 
 
 def _is_member(user: User, channel_ref: str = "pk"):
@@ -13,16 +13,21 @@ def _is_member(user: User, channel_ref: str = "pk"):
 
 
 def channels_visible_to(*, user: User, org: Organization) -> QuerySet[Channel]:
-    """Channels the user may see: public ones (except for guests), the ones they belong to, and every channel
-    for those allowed to manage private ones. Annotated with `is_member` and `member_count`."""
+    """Channels the user may see: public ones (except for guests), the ones they belong to, and private ones on
+    which they hold `channels.view_private` (org-wide, or granted on that channel). Annotated with `is_member`
+    and `member_count`."""
     channels = Channel.objects.for_org(org).annotate(
         is_member=_is_member(user), member_count=Count("memberships", distinct=True)
     )
     if has_perm(user=user, org=org, perm=CHANNELS_VIEW_PRIVATE):
         return channels
+    seen = Q(is_member=True)
     if has_perm(user=user, org=org, perm=CHANNELS_VIEW):
-        return channels.filter(Q(is_private=False) | Q(is_member=True))
-    return channels.filter(is_member=True)
+        seen |= Q(is_private=False)
+    granted = visible(user=user, org=org, perm=CHANNELS_VIEW_PRIVATE, queryset=Channel.objects.all())
+    if granted.query.is_empty():
+        return channels.filter(seen)
+    return channels.filter(seen | Q(pk__in=granted.values("pk")))
 
 
 def channel_readable(*, user: User, org: Organization, channel: Channel) -> bool:

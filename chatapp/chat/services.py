@@ -40,7 +40,8 @@ def _clean_body(body: str) -> str:
 
 
 def _may_manage(*, actor: User, org: Organization, channel: Channel) -> bool:
-    return channel.created_by_id == actor.pk or has_perm(user=actor, org=org, perm=CHANNELS_MANAGE)
+    """The channel's creator, or whoever holds channels.manage org-wide or on this channel."""
+    return channel.created_by_id == actor.pk or has_perm(user=actor, org=org, perm=CHANNELS_MANAGE, obj=channel)
 
 
 def _save_unique_name(channel: Channel) -> None:
@@ -114,7 +115,7 @@ def channel_member_add(*, actor: User, org: Organization, channel: Channel, user
     _same_org(org, channel)
     if not (
         ChannelMember.objects.filter(channel=channel, user=actor).exists()
-        or has_perm(user=actor, org=org, perm=CHANNELS_MANAGE)
+        or has_perm(user=actor, org=org, perm=CHANNELS_MANAGE, obj=channel)
     ):
         raise PermissionDenied("Only the channel's members, or whoever may manage channels, can add people.")
     if channel.is_archived:
@@ -186,8 +187,8 @@ def message_edit(*, actor: User, org: Organization, message: Message, body: str)
 def message_delete(*, actor: User, org: Organization, message: Message) -> None:
     """Soft-delete a message (its author, or whoever may delete any message). Doing it twice is harmless."""
     _same_org(org, message)
-    if message.author_id != actor.pk:
-        require_perm(user=actor, org=org, perm=MESSAGES_DELETE_ANY)
+    if message.author_id != actor.pk:  # a moderator: delete_any org-wide or on the message's channel
+        require_perm(user=actor, org=org, perm=MESSAGES_DELETE_ANY, obj=message.channel)
     if Message.objects.filter(pk=message.pk, deleted__isnull=True).update(deleted=timezone.now()):
         audit_record(
             org=org, event=events.MESSAGE_DELETED, actor=actor, target=_message_target(message),
