@@ -2,13 +2,17 @@
 
 import django_filters
 from django.db import transaction
+from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from audit import audit_events as events
 from audit.api.serializers import AuditEventSerializer, VerifySerializer
+from audit.export import CONTENT_TYPES, EXPORT_FIELDS, export_lines
 from audit.models import ActorType, AuditEvent, Outcome
 from audit.permissions import AUDIT_READ
 from audit.registry import Category
@@ -66,6 +70,31 @@ class AuditEventViewSet(mixins.ListModelMixin, OrgScopedViewSet):
                 org=self.organization, event=events.AUDIT_EVENTS_READ, actor=request.user,
                 metadata={"filters": {k: v for k, v in request.query_params.items() if k != "cursor"}},
             )  # fmt: skip
+        return response
+
+    @extend_schema(
+        summary="Export events as CSV or JSON Lines (streamed; the same filters as the list)",
+        parameters=[
+            ORG_SLUG,
+            OpenApiParameter("type", str, enum=sorted(CONTENT_TYPES), description="csv (default) or jsonl"),
+        ],
+        responses={(200, "text/csv"): str, (200, "application/x-ndjson"): str},
+    )
+    @action(detail=False, methods=["get"])
+    def export(self, request, *args, **kwargs):
+        kind = request.query_params.get("type", "csv")
+        if kind not in CONTENT_TYPES:
+            raise ValidationError({"type": [f"Use one of: {', '.join(sorted(CONTENT_TYPES))}."]})
+        events_read = self.filter_queryset(self.get_queryset()).order_by("sequence")
+        with transaction.atomic():
+            audit_record(
+                org=self.organization, event=events.AUDIT_EXPORTED, actor=request.user,
+                metadata={"type": kind, "filters": {k: v for k, v in request.query_params.items() if k != "type"}},
+            )  # fmt: skip
+        rows = events_read.values(*EXPORT_FIELDS).iterator(chunk_size=2000)
+        response = StreamingHttpResponse(export_lines(rows, kind), content_type=CONTENT_TYPES[kind])
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = f'attachment; filename="audit-{self.organization.slug}-{stamp}.{kind}"'
         return response
 
     @extend_schema(summary="Verify the organization's hash chain", responses=VerifySerializer, parameters=[ORG_SLUG])

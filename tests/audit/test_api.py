@@ -106,3 +106,55 @@ def test_refusals_are_recorded_as_denied(acme, client_for):
     assert denied.actor_label == acme.member.email
     assert denied.target_label == "POST api/v1/orgs/<slug:org_slug>/channels/<int:pk>/archive"
     assert "channels.manage" in denied.metadata["reason"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_export_streams_every_sealed_field_and_verifies_offline(acme, history, client_for, kind):
+    import csv
+    import io
+    import json
+
+    response = client_for(acme.auditor).get("/api/v1/orgs/acme/audit/export", {"type": kind, "event": "channel."})
+    assert response.status_code == 200
+    assert response.streaming
+    assert f".{kind}" in response["Content-Disposition"]
+    text = b"".join(response.streaming_content).decode()
+    if kind == "jsonl":
+        rows = [json.loads(line) for line in text.splitlines()]
+    else:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["event_name"] for r in rows] == ["channel.created", "channel.updated"]
+    assert AuditEvent.objects.filter(organization=acme.org, event_name="audit.exported").count() == 1
+
+
+def test_export_of_a_whole_chain_verifies_offline(acme, history, client_for):
+    import json
+    from datetime import datetime
+
+    from audit.chain import verify_rows
+
+    body = b"".join(client_for(acme.owner).get("/api/v1/orgs/acme/audit/export", {"type": "jsonl"}).streaming_content)
+    rows = [json.loads(line) for line in body.decode().splitlines()]
+    for row in rows:
+        row["occurred_at"] = datetime.fromisoformat(row["occurred_at"])
+    assert verify_rows(rows, base_sequence=0, base_hash="0" * 64, expected_last=None).ok
+    rows[1]["actor_label"] = "tampered"
+    assert verify_rows(rows, base_sequence=0, base_hash="0" * 64, expected_last=None).first_broken_sequence == 2
+
+
+def test_export_refuses_unknown_types_and_readers_without_audit_read(acme, client_for):
+    assert client_for(acme.owner).get("/api/v1/orgs/acme/audit/export", {"type": "xml"}).status_code == 400
+    assert client_for(acme.member).get("/api/v1/orgs/acme/audit/export").status_code == 403
+
+
+def test_offline_verification_command(acme, history, client_for, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    body = b"".join(client_for(acme.owner).get("/api/v1/orgs/acme/audit/export", {"type": "jsonl"}).streaming_content)
+    good = tmp_path / "audit.jsonl"
+    good.write_bytes(body)
+    call_command("audit_verify_export", str(good))
+    bad = tmp_path / "tampered.jsonl"
+    bad.write_text(body.decode().replace('"outcome": "success"', '"outcome": "failure"', 1))
+    with pytest.raises(CommandError, match="BROKEN at #1"):
+        call_command("audit_verify_export", str(bad))

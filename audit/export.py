@@ -1,0 +1,37 @@
+"""Streaming export of audit events as CSV or JSON Lines: rows go out as they are read, never all in memory."""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from audit.chain import SEALED_FIELDS
+
+EXPORT_FIELDS = ("id", *SEALED_FIELDS, "hash")
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+def _jsonable(row: dict) -> dict:
+    return {name: value.isoformat() if hasattr(value, "isoformat") else value for name, value in row.items()}
+
+
+def export_lines(rows, kind: str) -> Iterator[str]:
+    """Rows (dicts of EXPORT_FIELDS) as CSV (with a header) or JSON Lines. Every sealed field and the hash are
+    included, so an export can be verified offline against the chain."""
+    if kind == "jsonl":
+        for row in rows:
+            yield json.dumps(_jsonable(row), sort_keys=True, ensure_ascii=False) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        row = _jsonable(row)
+        row["changes"] = json.dumps(row["changes"], sort_keys=True, ensure_ascii=False)
+        row["metadata"] = json.dumps(row["metadata"], sort_keys=True, ensure_ascii=False)
+        writer.writerow(row)
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
