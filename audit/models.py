@@ -91,3 +91,52 @@ class AuditPurgePermit(models.Model):
 
     def __str__(self):
         return f"purge permit of {self.created:%Y-%m-%d %H:%M}"
+
+
+DEFAULT_RETENTION_DAYS = {"api_call": 90}  # every other category: DEFAULT_RETENTION_OTHER_DAYS
+DEFAULT_RETENTION_OTHER_DAYS = 400
+
+
+class RetentionPolicy(models.Model):
+    """How long an organization keeps its audit events, per category, and whether a legal hold stops deletion."""
+
+    organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    category_days = models.JSONField(
+        default=dict, blank=True, help_text='Days to keep each category, e.g. {"api_call": 90, "security": 730}.'
+    )
+    legal_hold = models.BooleanField(default=False, help_text="While on, the retention purge deletes nothing.")
+    legal_hold_reason = models.CharField(max_length=500, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"audit retention of {self.organization_id}"
+
+    def days_for(self, category: str) -> int:
+        default = DEFAULT_RETENTION_DAYS.get(category, DEFAULT_RETENTION_OTHER_DAYS)
+        return int(self.category_days.get(category, default))
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of a chain's head: sequence, hash, event count and time, signed with Ed25519.
+
+    Made daily and at every retention cut. With the public key, anyone can check an exported range against it
+    without the database or the HMAC key.
+    """
+
+    organization = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    chain = models.BigIntegerField()
+    sequence = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    event_count = models.BigIntegerField(help_text="Events in the chain up to this sequence, purged ones included.")
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain", "sequence"], name="audit_checkpoint_chain_sequence")]
+        ordering = ["chain", "-sequence"]
+
+    def __str__(self):
+        return f"checkpoint of chain {self.chain} at #{self.sequence}"

@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 
 from audit import chain as hash_chain
-from audit.models import PLATFORM_CHAIN, AuditChain, AuditEvent
+from audit.models import PLATFORM_CHAIN, AuditChain, AuditCheckpoint, AuditEvent
 
 
 def audit_events_of(*, org) -> QuerySet[AuditEvent]:
@@ -16,6 +16,15 @@ def audit_verify(*, org=None, chain_id: int | None = None) -> hash_chain.VerifyR
     head = AuditChain.objects.filter(chain=chain_id).first()
     if head is None:
         return hash_chain.VerifyResult(True, 0)
+    if head.base_sequence:
+        # After a purge the chain starts at its base, which a signed checkpoint must vouch for.
+        from audit.retention import checkpoint_verify
+
+        checkpoint = AuditCheckpoint.objects.filter(chain=chain_id, sequence=head.base_sequence).first()
+        if checkpoint is None or checkpoint.head_hash != head.base_hash or not checkpoint_verify(checkpoint):
+            return hash_chain.VerifyResult(
+                False, 0, head.base_sequence, f"no valid signed checkpoint for the purge cut at #{head.base_sequence}"
+            )
     rows = (
         AuditEvent.objects.filter(chain=chain_id, sequence__gt=head.base_sequence)
         .order_by("sequence")

@@ -68,6 +68,35 @@ def _audit_hmac_keys() -> dict[str, str]:
 
 
 AUDIT_HMAC_KEYS = _audit_hmac_keys()
+
+
+def _audit_signing_keys() -> dict[str, str]:
+    """AUDIT_SIGNING_KEYS="k1=<base64 of a 32-byte Ed25519 seed>": signs audit checkpoints (first key signs)."""
+    import base64
+
+    raw = env.str("AUDIT_SIGNING_KEYS", default="")
+    if not raw:
+        if PRODUCTION:
+            raise ImproperlyConfigured("AUDIT_SIGNING_KEYS is required when CHATAPP_ENV=production")
+        key_file = VAR_DIR / "audit_signing_key"
+        if not key_file.exists():
+            key_file.write_text("dev=" + base64.b64encode(secrets.token_bytes(32)).decode())
+            key_file.chmod(0o600)
+        raw = key_file.read_text().strip()
+    keys = {}
+    for item in raw.split(","):
+        key_id, _, seed = item.strip().partition("=")
+        try:
+            valid = len(base64.b64decode(seed, validate=True)) == 32
+        except ValueError:
+            valid = False
+        if not key_id or not valid:
+            raise ImproperlyConfigured("AUDIT_SIGNING_KEYS entries look like id=<base64 of 32 random bytes>")
+        keys[key_id] = seed
+    return keys
+
+
+AUDIT_SIGNING_KEYS = _audit_signing_keys()
 # Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 

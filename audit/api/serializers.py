@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from audit.models import AuditEvent
+from audit.models import AuditCheckpoint, AuditEvent
+from chatapp.kernel.api import StrictSerializer
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -41,3 +42,22 @@ class VerifySerializer(serializers.Serializer):
     first_broken_sequence = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField(allow_blank=True)
     last_sequence = serializers.IntegerField()
+
+
+class RetentionPolicySerializer(serializers.Serializer):
+    category_days = serializers.DictField(child=serializers.IntegerField(), help_text="Days kept, per category.")
+    legal_hold = serializers.BooleanField()
+    legal_hold_reason = serializers.CharField(allow_blank=True)
+
+
+class RetentionPolicyUpdateSerializer(StrictSerializer):
+    category_days = serializers.DictField(child=serializers.IntegerField(min_value=1, max_value=36500), required=False)
+    legal_hold = serializers.BooleanField(required=False)
+    legal_hold_reason = serializers.CharField(max_length=500, allow_blank=True, required=False)
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditCheckpoint
+        fields = ["id", "chain", "sequence", "head_hash", "event_count", "created_at", "key_id", "signature"]
+        read_only_fields = fields

@@ -11,13 +11,21 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from audit import audit_events as events
-from audit.api.serializers import AuditEventSerializer, VerifySerializer
+from audit.api.serializers import (
+    AuditEventSerializer,
+    CheckpointSerializer,
+    RetentionPolicySerializer,
+    RetentionPolicyUpdateSerializer,
+    VerifySerializer,
+)
 from audit.export import CONTENT_TYPES, EXPORT_FIELDS, export_lines
-from audit.models import ActorType, AuditEvent, Outcome
+from audit.models import ActorType, AuditCheckpoint, AuditEvent, Outcome, RetentionPolicy
 from audit.permissions import AUDIT_READ
 from audit.registry import Category
+from audit.retention import retention_policy_update
 from audit.selectors import audit_events_of, audit_verify
 from audit.services import audit_record
+from audit.signing import public_keys
 from chatapp.kernel import filters
 from chatapp.kernel.api import OrgScopedViewSet
 from chatapp.kernel.pagination import CursorPagination
@@ -108,3 +116,55 @@ class AuditEventViewSet(mixins.ListModelMixin, OrgScopedViewSet):
                 outcome=Outcome.SUCCESS if result["status"] == "ok" else Outcome.FAILURE,
             )  # fmt: skip
         return Response(result)
+
+
+def _policy_body(org) -> dict:
+    policy = RetentionPolicy.objects.filter(organization=org).first() or RetentionPolicy(organization=org)
+    return {
+        "category_days": {category: policy.days_for(category) for category in Category.values},
+        "legal_hold": policy.legal_hold,
+        "legal_hold_reason": policy.legal_hold_reason,
+    }
+
+
+class RetentionViewSet(OrgScopedViewSet):
+    """The organization's audit retention: read with audit.read, change with org.manage (owners)."""
+
+    queryset = RetentionPolicy.objects.none()  # for the schema: one policy per organization, no list
+    serializer_class = RetentionPolicySerializer
+
+    @extend_schema(summary="Audit retention per category and legal hold", parameters=[ORG_SLUG])
+    def retrieve(self, request, *args, **kwargs):
+        require_perm(user=request.user, org=self.organization, perm=AUDIT_READ)
+        return Response(_policy_body(self.organization))
+
+    @extend_schema(
+        summary="Change audit retention or the legal hold", request=RetentionPolicyUpdateSerializer,
+        parameters=[ORG_SLUG],
+    )  # fmt: skip
+    def partial_update(self, request, *args, **kwargs):
+        data = RetentionPolicyUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        retention_policy_update(actor=request.user, org=self.organization, **data.validated_data)
+        return Response(_policy_body(self.organization))
+
+
+@extend_schema_view(list=extend_schema(summary="Signed checkpoints of the organization's chain", parameters=[ORG_SLUG]))
+class CheckpointViewSet(mixins.ListModelMixin, OrgScopedViewSet):
+    queryset = AuditCheckpoint.objects.all()
+    serializer_class = CheckpointSerializer
+    pagination_class = SequencePagination
+
+    def scoped_queryset(self):
+        require_perm(user=self.request.user, org=self.organization, perm=AUDIT_READ)
+        return AuditCheckpoint.objects.filter(chain=self.organization.pk)
+
+    @extend_schema(
+        summary="Public keys that verify checkpoint signatures (Ed25519, hex)",
+        responses={200: {"type": "object", "additionalProperties": {"type": "string"}}},
+        parameters=[ORG_SLUG],
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def keys(self, request, *args, **kwargs):
+        require_perm(user=request.user, org=self.organization, perm=AUDIT_READ)
+        return Response(public_keys())

@@ -27,6 +27,7 @@ PRODUCTION = {
     "SECRET_KEY": "p" * 30 + "-production-secret-that-is-long-enough-for-django",
     "ALLOWED_HOSTS": "chat.example.com",
     "AUDIT_HMAC_KEYS": "k1=" + "a" * 40,
+    "AUDIT_SIGNING_KEYS": "s1=" + "A" * 43 + "=",  # base64 of 32 bytes
 }
 
 
@@ -87,6 +88,8 @@ def test_email_url(tmp_path):
         ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is required"),
         ({**PRODUCTION, "AUDIT_HMAC_KEYS": ""}, "AUDIT_HMAC_KEYS is required"),
         ({"AUDIT_HMAC_KEYS": "k1=short"}, "AUDIT_HMAC_KEYS entries look like"),
+        ({**PRODUCTION, "AUDIT_SIGNING_KEYS": ""}, "AUDIT_SIGNING_KEYS is required"),
+        ({"AUDIT_SIGNING_KEYS": "s1=bm90LTMyLWJ5dGVz"}, "AUDIT_SIGNING_KEYS entries look like"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be"),
         ({"CHATAPP_ENV": "staging"}, "CHATAPP_ENV must be"),
     ],
