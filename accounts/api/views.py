@@ -10,7 +10,6 @@ from rest_framework import mixins, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import audit_events as events
@@ -22,6 +21,7 @@ from audit.models import ActorType, Outcome
 from audit.services import Actor, audit_record
 from chatapp.kernel import filters
 from chatapp.kernel.api import OrgScopedViewSet
+from chatapp.kernel.throttling import ScopedRateThrottle
 from rbac.services import require_perm
 
 

@@ -12,13 +12,9 @@ def _is_member(user: User, channel_ref: str = "pk"):
     return Exists(ChannelMember.objects.filter(channel=OuterRef(channel_ref), user=user))
 
 
-def channels_visible_to(*, user: User, org: Organization) -> QuerySet[Channel]:
-    """Channels the user may see: public ones (except for guests), the ones they belong to, and private ones on
-    which they hold `channels.view_private` (org-wide, or granted on that channel). Annotated with `is_member`
-    and `member_count`."""
-    channels = Channel.objects.for_org(org).annotate(
-        is_member=_is_member(user), member_count=Count("memberships", distinct=True)
-    )
+def _visible(*, user: User, org: Organization):
+    """The organization's channels the user may see, annotated with `is_member` (no other work)."""
+    channels = Channel.objects.for_org(org).annotate(is_member=_is_member(user))
     if has_perm(user=user, org=org, perm=CHANNELS_VIEW_PRIVATE):
         return channels
     seen = Q(is_member=True)
@@ -28,6 +24,18 @@ def channels_visible_to(*, user: User, org: Organization) -> QuerySet[Channel]:
     if granted.query.is_empty():
         return channels.filter(seen)
     return channels.filter(seen | Q(pk__in=granted.values("pk")))
+
+
+def channels_visible_to(*, user: User, org: Organization) -> QuerySet[Channel]:
+    """Channels the user may see: public ones (except for guests), the ones they belong to, and private ones on
+    which they hold `channels.view_private` (org-wide, or granted on that channel). Annotated with `is_member`
+    and `member_count`."""
+    return _visible(user=user, org=org).annotate(member_count=Count("memberships", distinct=True))
+
+
+def channel_visible_to(*, user: User, org: Organization, pk: int) -> Channel | None:
+    """One channel by id if the user may see it (no member count: the cheap lookup for nested routes)."""
+    return _visible(user=user, org=org).filter(pk=pk).first()
 
 
 def channel_readable(*, user: User, org: Organization, channel: Channel) -> bool:
@@ -45,9 +53,18 @@ def _readable_messages(*, user: User, org: Organization) -> QuerySet[Message]:
     return messages.filter(member)
 
 
+# Only the author columns the API shows (not the password hash and the rest of the user row).
+_AUTHOR_FIELDS = ("author__id", "author__email", "author__full_name")
+
+
 def messages_of_channel(*, user: User, org: Organization, channel: Channel) -> QuerySet[Message]:
     """The channel's live messages; the caller checked `channel_readable` first."""
-    return Message.objects.for_org(org).filter(channel=channel, deleted__isnull=True).select_related("author")
+    return (
+        Message.objects.for_org(org)
+        .filter(channel=channel, deleted__isnull=True)
+        .select_related("author")
+        .only("id", "organization_id", "channel_id", "author_id", "body", "created", "edited", *_AUTHOR_FIELDS)
+    )
 
 
 def messages_readable_by(*, user: User, org: Organization) -> QuerySet[Message]:

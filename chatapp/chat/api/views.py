@@ -1,7 +1,6 @@
 """Chat API: validate -> call a service or selector -> render. Every view is organization-scoped."""
 
 import django_filters
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -93,8 +92,11 @@ class ChannelChildViewSet(OrgScopedViewSet):
 
     def get_channel(self) -> Channel:
         if not hasattr(self, "_channel"):
-            channels = selectors.channels_visible_to(user=self.request.user, org=self.organization)
-            self._channel = get_object_or_404(channels, pk=self.kwargs["channel_pk"])
+            channel = selectors.channel_visible_to(user=self.request.user, org=self.organization,
+                                                   pk=self.kwargs["channel_pk"])  # fmt: skip
+            if channel is None:
+                raise NotFound
+            self._channel = channel
         return self._channel
 
 
