@@ -28,6 +28,7 @@ from audit.services import Actor, audit_record, diff
 
 
 def checkpoint_at(*, chain_id: int, sequence: int, head_hash: str) -> AuditCheckpoint:
+    # an organization's id for both its chains (its API-call chain is the negative id); none for the platform
     """Sign (chain, sequence, hash, count, time); one checkpoint per sequence, so calling it twice is harmless."""
     existing = AuditCheckpoint.objects.filter(chain=chain_id, sequence=sequence).first()
     if existing is not None:
@@ -41,7 +42,7 @@ def checkpoint_at(*, chain_id: int, sequence: int, head_hash: str) -> AuditCheck
         chain=chain_id,
         sequence=sequence,
         defaults={
-            "organization_id": chain_id if chain_id != PLATFORM_CHAIN else None,
+            "organization_id": abs(chain_id) or None,
             "head_hash": head_hash,
             "event_count": sequence,
             "created_at": created_at,
@@ -89,12 +90,20 @@ def _cut(chain_id: int, policy: RetentionPolicy, now) -> int:
 
 
 def retention_purge(*, org, now=None, batch: int = 5000) -> int:
-    """Delete the organization's expired audit events (none under legal hold); returns how many went."""
+    """Delete the organization's expired audit events, in both its chains (none under legal hold)."""
+    from audit.api_requests import api_chain_id
+
     now = now or timezone.now()
     policy = RetentionPolicy.objects.filter(organization=org).first() or RetentionPolicy(organization=org)
     if policy.legal_hold:
         return 0
-    chain_id = org.pk
+    return sum(
+        _purge_chain(org=org, chain_id=chain_id, policy=policy, now=now, batch=batch)
+        for chain_id in (org.pk, api_chain_id(org.pk))
+    )
+
+
+def _purge_chain(*, org, chain_id: int, policy: RetentionPolicy, now, batch: int) -> int:
     head = AuditChain.objects.filter(chain=chain_id).first()
     if head is None:
         return 0
@@ -119,7 +128,7 @@ def retention_purge(*, org, now=None, batch: int = 5000) -> int:
     with transaction.atomic():
         audit_record(
             org=org, event=events.AUDIT_PURGED, actor=Actor.system("audit retention purge"),
-            metadata={"deleted": deleted, "through_sequence": cut, "checkpoint_id": checkpoint.pk},
+            metadata={"chain": chain_id, "deleted": deleted, "through_sequence": cut, "checkpoint_id": checkpoint.pk},
         )  # fmt: skip
     return deleted
 
@@ -129,7 +138,8 @@ def retention_purge_all(*, now=None) -> dict[int, int]:
     from accounts.models import Organization
 
     chains = AuditChain.objects.exclude(chain=PLATFORM_CHAIN).values_list("chain", flat=True)
-    return {org.pk: retention_purge(org=org, now=now) for org in Organization.objects.filter(pk__in=list(chains))}
+    org_ids = {abs(chain) for chain in chains}  # an organization's API-call chain is its negative id
+    return {org.pk: retention_purge(org=org, now=now) for org in Organization.objects.filter(pk__in=org_ids)}
 
 
 @transaction.atomic

@@ -34,3 +34,13 @@ def audit_verify(*, org=None, chain_id: int | None = None) -> hash_chain.VerifyR
     return hash_chain.verify_rows(
         rows, base_sequence=head.base_sequence, base_hash=head.base_hash, expected_last=head.last_sequence
     )
+
+
+def audit_verify_organization(*, org) -> dict:
+    """Both of an organization's chains: its events, and its API calls (api.request)."""
+    from audit.api_requests import api_chain_id
+
+    main = audit_verify(org=org).as_dict()
+    api_calls = audit_verify(chain_id=api_chain_id(org.pk)).as_dict()
+    return {**main, "status": "ok" if main["status"] == api_calls["status"] == "ok" else "broken",
+            "api_calls": api_calls}  # fmt: skip

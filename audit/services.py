@@ -140,15 +140,27 @@ def _locked_head(chain_id: int) -> AuditChain:
 
 
 def _seal_and_insert(org, values: dict) -> AuditEvent:
-    # Sealing at write time under a per-organization row lock: writes of one organization are ordered by the
-    # lock, other organizations are not held up (docs/audit.md, "Why seal at write time").
-    head = _locked_head(values["chain"])
+    return _seal_batch(org.pk if org is not None else None, values["chain"], [values])[0]
+
+
+def _seal_batch(org_id: int | None, chain_id: int, batch: list[dict]) -> list[AuditEvent]:
+    """Seal events onto one chain in order and insert them, inside the caller's transaction.
+
+    Sealing happens at write time under a row lock on the chain's head: writes to one chain are ordered by the
+    lock, other chains are not held up (docs/audit.md, "Why seal at write time").
+    """
+    head = _locked_head(chain_id)
     key_id, key = hash_chain.current_key()
-    values.update(sequence=head.last_sequence + 1, prev_hash=head.last_hash, key_id=key_id)
-    values["hash"] = hash_chain.seal(values, key)
-    event = AuditEvent.objects.create(organization=org, **values)
-    AuditChain.objects.filter(chain=head.chain).update(last_sequence=values["sequence"], last_hash=values["hash"])
-    return event
+    sequence, previous = head.last_sequence, head.last_hash
+    rows = []
+    for values in batch:
+        sequence += 1
+        values.update(chain=chain_id, sequence=sequence, prev_hash=previous, key_id=key_id)
+        values["hash"] = previous = hash_chain.seal(values, key)
+        rows.append(AuditEvent(organization_id=org_id, **values))
+    created = AuditEvent.objects.bulk_create(rows)  # one INSERT; ids come back on PostgreSQL and SQLite
+    AuditChain.objects.filter(chain=chain_id).update(last_sequence=sequence, last_hash=previous)
+    return created
 
 
 def audit_denied(*, org, actor, method: str, route: str, reason: str) -> AuditEvent:

@@ -29,6 +29,17 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _api_audit_buffer(settings):
+    """api.request events wait in the buffer until a test flushes them; none survive into the next test."""
+    from audit.api_requests import buffer
+
+    settings.AUDIT_API_ASYNC = False
+    buffer.clear()
+    yield
+    buffer.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters live in the cache: every test starts with none.
     cache.clear()

@@ -36,12 +36,18 @@ class AuditEventSerializer(serializers.ModelSerializer):
         }
 
 
-class VerifySerializer(serializers.Serializer):
+class ChainVerifySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "broken"])
     checked = serializers.IntegerField()
     first_broken_sequence = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField(allow_blank=True)
     last_sequence = serializers.IntegerField()
+
+
+class VerifySerializer(ChainVerifySerializer):
+    """The organization's event chain; `api_calls` is its API-call chain. `status` is ok only if both are."""
+
+    api_calls = ChainVerifySerializer()
 
 
 class RetentionPolicySerializer(serializers.Serializer):

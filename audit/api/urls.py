@@ -5,8 +5,11 @@ from audit.api import views
 urlpatterns = [
     path("audit/events", views.AuditEventViewSet.as_view({"get": "list"}), name="audit-event-list"),
     path("audit/export", views.AuditEventViewSet.as_view({"get": "export"}), name="audit-export"),
-    path("audit/retention", views.RetentionViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
-         name="audit-retention"),
+    path(
+        "audit/retention",
+        views.RetentionViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="audit-retention",
+    ),
     path("audit/checkpoints", views.CheckpointViewSet.as_view({"get": "list"}), name="audit-checkpoint-list"),
     path("audit/checkpoints/keys", views.CheckpointViewSet.as_view({"get": "keys"}), name="audit-checkpoint-keys"),
     path("audit/verify", views.AuditEventViewSet.as_view({"get": "verify"}), name="audit-verify"),

@@ -23,7 +23,7 @@ from audit.models import ActorType, AuditCheckpoint, AuditEvent, Outcome, Retent
 from audit.permissions import AUDIT_READ
 from audit.registry import Category
 from audit.retention import retention_policy_update
-from audit.selectors import audit_events_of, audit_verify
+from audit.selectors import audit_events_of, audit_verify_organization
 from audit.services import audit_record
 from audit.signing import public_keys
 from chatapp.kernel import filters
@@ -57,7 +57,9 @@ class AuditEventFilter(filters.FilterSet):
 
 
 class SequencePagination(CursorPagination):
-    ordering = "-sequence"  # one organization's sequence numbers are unique and ordered: a perfect keyset
+    # An organization has two chains (events and API calls) whose sequences overlap; ids are unique and, within a
+    # chain, in sequence order (rows are inserted under the chain's lock).
+    ordering = "-id"
 
 
 @extend_schema_view(list=extend_schema(summary="The organization's audit events, newest first", parameters=[ORG_SLUG]))
@@ -109,7 +111,7 @@ class AuditEventViewSet(mixins.ListModelMixin, OrgScopedViewSet):
     @action(detail=False, methods=["get"])
     def verify(self, request, *args, **kwargs):
         require_perm(user=request.user, org=self.organization, perm=AUDIT_READ)
-        result = audit_verify(org=self.organization).as_dict()
+        result = audit_verify_organization(org=self.organization)
         with transaction.atomic():
             audit_record(
                 org=self.organization, event=events.AUDIT_VERIFIED, actor=request.user, metadata=result,

@@ -47,6 +47,7 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
             raise Http404
         remember_membership(self.membership)
         self.organization = self.membership.organization
+        request._request.organization = self.organization  # for middleware that works per organization (audit)
 
     def scoped_queryset(self):
         raise NotImplementedError

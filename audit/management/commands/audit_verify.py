@@ -16,13 +16,12 @@ class Command(BaseCommand):
             organization = Organization.objects.filter(slug=org).first()
             if organization is None:
                 raise CommandError(f"no organization with slug {org!r}")
-            chains = [(organization.pk, organization.slug)]
+            slugs = {organization.pk: organization.slug}
+            chains = [(chain, _name(chain, slugs)) for chain in (organization.pk, -organization.pk)]
         else:
             slugs = dict(Organization.objects.values_list("pk", "slug"))
-            chains = [
-                (chain, "platform" if chain == PLATFORM_CHAIN else slugs.get(chain, f"chain {chain}"))
-                for chain in AuditChain.objects.order_by("chain").values_list("chain", flat=True)
-            ]
+            chains = [(chain, _name(chain, slugs)) for chain in AuditChain.objects.values_list("chain", flat=True)]
+            chains.sort(key=lambda item: item[1])
         broken = 0
         for chain_id, name in chains:
             result = audit_verify(chain_id=chain_id)
@@ -33,3 +32,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"{name}: BROKEN at #{result.first_broken_sequence}: {result.reason}")
         if broken:
             raise CommandError(f"{broken} chain(s) broken")
+
+
+def _name(chain: int, slugs: dict[int, str]) -> str:
+    if chain == PLATFORM_CHAIN:
+        return "platform"
+    slug = slugs.get(abs(chain), f"organization {abs(chain)}")
+    return slug if chain > 0 else f"{slug} (API calls)"
