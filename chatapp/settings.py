@@ -295,6 +295,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "accounts.models.Membership.Role",
+        "AccessReviewStatusEnum": "rbac.models.AccessReview.Status",
     },
 }
 

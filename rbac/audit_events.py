@@ -20,3 +20,19 @@ MAPPING_CREATED = declare(412, "rbac.mapping.created", Category.SECURITY, "{acto
 MAPPING_DELETED = declare(
     413, "rbac.mapping.deleted", Category.SECURITY, "{actor} removed the mapping of identity group {target}"
 )
+
+# Explain / what-if / access reviews: ids 420-469.
+REVIEW_CREATED = declare(420, "rbac.review.created", Category.DATA_CHANGE, "{actor} created access review {target}")
+REVIEW_UPDATED = declare(421, "rbac.review.updated", Category.DATA_CHANGE, "{actor} changed access review {target}")
+REVIEW_DELETED = declare(422, "rbac.review.deleted", Category.DATA_CHANGE, "{actor} deleted access review {target}")
+REVIEW_OPENED = declare(423, "rbac.review.opened", Category.SECURITY, "{actor} opened access review {target}")
+REVIEW_CLOSED = declare(424, "rbac.review.closed", Category.SECURITY, "{actor} closed access review {target}")
+REVIEW_ITEM_DECIDED = declare(
+    425, "rbac.review.item_decided", Category.SECURITY, "{actor} decided access-review item {target}"
+)
+REVIEW_ITEM_APPLIED = declare(
+    426, "rbac.review.item_applied", Category.SECURITY, "{actor} applied the decision on access-review item {target}"
+)
+REVIEW_REMINDED = declare(
+    427, "rbac.review.reminded", Category.SYSTEM_EVENT, "Reviewers of access review {target} were reminded"
+)

@@ -201,3 +201,129 @@ class IdentityGroupMapping(TenantModel):
 
     def __str__(self):
         return f"{self.provider or '*'}:{self.group_name}"
+
+
+class AccessReview(TenantModel):
+    """An access-review campaign: reviewers certify, item by item, who holds what in a scope, by a due date.
+
+    Created as a draft with its items snapshotted (rbac.services.reviews.review_create), opened for decisions,
+    closed at the due date (undecided items then get `default_action`) or earlier by hand.
+    """
+
+    class Scope(models.TextChoices):
+        ORGANIZATION = "organization", "Whole organization"
+        ROLE = "role", "One role"
+        TEAM = "team", "One team"
+        RESOURCE_TYPE = "resource_type", "One resource type"
+
+    class Reviewers(models.TextChoices):
+        OWNERS = "owners", "The organization's owners"
+        TEAM_MAINTAINERS = "team_maintainers", "The team's maintainers"
+        USERS = "users", "Named users"
+
+    class DefaultAction(models.TextChoices):
+        REVOKE = "revoke", "Revoke"
+        KEEP = "keep", "Keep"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    name = models.CharField(max_length=120)
+    description = models.CharField(max_length=500, blank=True)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ORGANIZATION)
+    scope_role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    scope_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    scope_resource_type = models.CharField(max_length=60, blank=True, default="")
+    reviewer_kind = models.CharField(max_length=20, choices=Reviewers.choices, default=Reviewers.OWNERS)
+    reviewer_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    due_at = models.DateTimeField()
+    default_action = models.CharField(max_length=8, choices=DefaultAction.choices, default=DefaultAction.KEEP)
+    inactive_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Flag people with no login and no message in this many days."
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["status", "due_at"], name="rbac_review_status_due")]
+
+    def __str__(self):
+        return self.name
+
+
+class AccessReviewItem(TenantModel):
+    """One thing a reviewer certifies: a base-role membership, a grant, or a team membership (user x role x scope).
+
+    The descriptive columns are a snapshot taken when the campaign was created, so the record stays readable
+    after the grant is revoked (the foreign keys then become NULL).
+    """
+
+    class Kind(models.TextChoices):
+        BASE_ROLE = "base_role", "Base role"
+        GRANT = "grant", "Grant"
+        TEAM_MEMBER = "team_member", "Team membership"
+
+    class Decision(models.TextChoices):
+        KEEP = "keep", "Keep"
+        REVOKE = "revoke", "Revoke"
+        CHANGE = "change", "Change role"
+
+    class Outcome(models.TextChoices):
+        PENDING = "", "Nothing to apply yet"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    review = models.ForeignKey(AccessReview, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # The subject: a user (base role, direct grant, team membership) or a team (team grant).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team_name = models.CharField(max_length=80, blank=True)
+    # What is reviewed (NULL once it is gone).
+    membership = models.ForeignKey(
+        "accounts.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    grant = models.ForeignKey(Grant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team_member = models.ForeignKey(TeamMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    role_name = models.CharField(max_length=80, blank=True, help_text="The role (or base role) held.")
+    resource_type = models.CharField(max_length=60, blank=True, default="")
+    resource_id = models.PositiveBigIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_login = models.DateTimeField(null=True, blank=True)
+    last_activity = models.DateTimeField(null=True, blank=True, help_text="The user's latest message.")
+    inactive = models.BooleanField(default=False)
+    decision = models.CharField(max_length=8, choices=Decision.choices, blank=True, default="")
+    new_role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    comment = models.CharField(max_length=1000, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True, default="")
+    outcome_detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["review", "decision"], name="rbac_review_item_decision")]
+
+    def __str__(self):
+        subject = self.user or self.team_name
+        scope = f" on {self.resource_type}#{self.resource_id}" if self.resource_id is not None else ""
+        return f"{subject}: {self.role_name}{scope}"
+
+    @property
+    def scope_label(self) -> str:
+        if self.kind == self.Kind.TEAM_MEMBER:
+            return f"team {self.team_name}"
+        return f"{self.resource_type}:{self.resource_id}" if self.resource_id is not None else "organization"

@@ -8,6 +8,7 @@ roles = views.RoleViewSet
 teams = views.TeamViewSet
 members = views.TeamMemberViewSet
 grants = views.GrantViewSet
+reviews = views.AccessReviewViewSet
 
 urlpatterns = [
     path("me/permissions", views.MyPermissionsViewSet.as_view({"get": "list"}), name="me-permissions"),
@@ -36,4 +37,21 @@ urlpatterns = [
     ),
     path("rbac/grants/", grants.as_view({"get": "list", "post": "create"}), name="rbac-grant-list"),
     path("rbac/grants/<int:pk>/", grants.as_view({"get": "retrieve", "delete": "destroy"}), name="rbac-grant-detail"),
+    path("rbac/explain", views.ExplainViewSet.as_view({"get": "list"}), name="rbac-explain"),
+    path("rbac/what-if", views.WhatIfViewSet.as_view({"post": "create"}), name="rbac-what-if"),
+    path("rbac/reviews/", reviews.as_view({"get": "list", "post": "create"}), name="rbac-review-list"),
+    path(
+        "rbac/reviews/<int:pk>/",
+        reviews.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="rbac-review-detail",
+    ),
+    path("rbac/reviews/<int:pk>/open", reviews.as_view({"post": "open"}), name="rbac-review-open"),
+    path("rbac/reviews/<int:pk>/close", reviews.as_view({"post": "close"}), name="rbac-review-close"),
+    path("rbac/reviews/<int:pk>/decide", reviews.as_view({"post": "decide"}), name="rbac-review-decide"),
+    path("rbac/reviews/<int:pk>/summary", reviews.as_view({"get": "summary"}), name="rbac-review-summary"),
+    path(
+        "rbac/reviews/<int:review_pk>/items/",
+        views.AccessReviewItemViewSet.as_view({"get": "list"}),
+        name="rbac-review-item-list",
+    ),
 ]

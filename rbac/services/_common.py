@@ -36,12 +36,15 @@ def require_active_member(*, org: Organization, user: User, field: str = "user_i
         raise ValidationError({field: ["Not an active member of this organization."]})
 
 
-def record(*, org, actor, event_name, target, before=None, after=None) -> None:
-    """Record one rbac change (declared in rbac/audit_events.py); `actor` None means the system (the expiry task)."""
+def record(*, org, actor, event_name, target, before=None, after=None, outcome=None, metadata=None) -> None:
+    """Record one rbac change (declared in rbac/audit_events.py); `actor` None means the system (a beat task)."""
+    extra = {"outcome": outcome} if outcome else {}
     audit_record(
         org=org,
         event=event_name,
         actor=actor if actor is not None else Actor.system("rbac"),
         target=target,
         changes=diff(before or {}, after or {}),
+        metadata=metadata,
+        **extra,
     )

@@ -70,6 +70,9 @@ class _Held:
     role_id: int
     codes: frozenset[str]
     expires_at: datetime | None
+    # Where it comes from, for explanations (rbac.selectors.permission_explain); evaluation ignores them.
+    grant_id: int | None = None
+    team_id: int | None = None
 
     def live(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
@@ -135,19 +138,27 @@ def _through_teams(*, user: User, org: Organization, column: str = "team_id") ->
     return condition
 
 
-def _team_ids(*, user: User, org: Organization) -> tuple[int, ...]:
-    """The teams the user belongs to and all their ancestors (one query over the organization's team tree)."""
+def team_tree(*, user: User, org: Organization) -> tuple[dict[int, int | None], dict[int, str], list[int]]:
+    """The organization's team tree in one query: parent of each team, names, and the teams the user is in."""
     from rbac.models import Team, TeamMember
 
     rows = Team.objects.filter(organization=org).values_list(
-        "id", "parent_id", Exists(TeamMember.objects.filter(team=OuterRef("pk"), user=user))
+        "id", "parent_id", "name", Exists(TeamMember.objects.filter(team=OuterRef("pk"), user=user))
     )
     parent_of: dict[int, int | None] = {}
+    names: dict[int, str] = {}
     mine: list[int] = []
-    for team_id, parent_id, is_member in rows:
+    for team_id, parent_id, name, is_member in rows:
         parent_of[team_id] = parent_id
+        names[team_id] = name
         if is_member:
             mine.append(team_id)
+    return parent_of, names, mine
+
+
+def _team_ids(*, user: User, org: Organization) -> tuple[int, ...]:
+    """The teams the user belongs to and all their ancestors (one query over the organization's team tree)."""
+    parent_of, _, mine = team_tree(user=user, org=org)
     found: set[int] = set()
     for team_id in mine:
         while team_id is not None and team_id not in found:  # `found` also stops a corrupt cycle
@@ -164,6 +175,8 @@ def _load(*, user: User, org: Organization, membership: Membership) -> _Access:
         Grant.objects.filter(organization=org)
         .filter(Q(user=user) | _through_teams(user=user, org=org))
         .values_list(
+            "id",
+            "team_id",
             "role_id",
             "role__is_built_in",
             "role__base_role",
@@ -175,12 +188,14 @@ def _load(*, user: User, org: Organization, membership: Membership) -> _Access:
     )
     codes_of_role: dict[tuple[int, str], frozenset[str]] = {}
     on_resource = defaultdict(list)
-    for role_id, is_built_in, base_role, stored, resource_type, resource_id, expires_at in rows:
+    for grant_id, team_id, role_id, is_built_in, base_role, stored, resource_type, resource_id, expires_at in rows:
         key = (role_id, resource_type)
         if key not in codes_of_role:
             codes = _role_codes(is_built_in, base_role, stored)
             codes_of_role[key] = _for_resource(codes, resource_type) if resource_type else codes
-        held = _Held(role_id=role_id, codes=codes_of_role[key], expires_at=expires_at)
+        held = _Held(
+            role_id=role_id, codes=codes_of_role[key], expires_at=expires_at, grant_id=grant_id, team_id=team_id
+        )
         if resource_id is None:
             access.org_wide.append(held)
         else:
@@ -319,3 +334,8 @@ def team_ids_of(*, user: User, org: Organization) -> tuple[int, ...]:
     if membership_of(user=user, org=org) is None:
         return ()
     return _team_ids(user=user, org=org)
+
+
+def loaded_access(*, user: User, org: Organization) -> _Access | None:
+    """What the engine holds for the user (loaded once, memoised): for explanations, never a second evaluation."""
+    return _access(user=user, org=org)

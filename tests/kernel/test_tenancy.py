@@ -6,9 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver
+from django.utils import timezone
 
 from chatapp.kernel.api import OrgScopedViewSet
-from rbac.models import Grant, Role, Team, TeamMember
+from rbac.models import AccessReview, Grant, Role, Team, TeamMember
 from tests.factories import ChannelFactory, MembershipFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,10 +53,17 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
     TeamMember.objects.create(organization=globex.org, team=team, user=globex.member)
     role = Role.objects.create(organization=globex.org, name="globex role", permissions=["channels.view"])
     grant = Grant.objects.create(organization=globex.org, role=role, user=globex.member)
-    pk_by_route = {"messages/": foreign_message.pk, "rbac/roles/": role.pk, "rbac/teams/": team.pk,
-                   "rbac/grants/": grant.pk, "channels/": globex.public.pk}  # fmt: skip
+    review = AccessReview.objects.create(organization=globex.org, name="globex review", due_at=timezone.now())
+    pk_by_route = {"rbac/reviews/": review.pk, "messages/": foreign_message.pk, "rbac/roles/": role.pk,
+                   "rbac/teams/": team.pk, "rbac/grants/": grant.pk, "channels/": globex.public.pk}  # fmt: skip
     pk = next((value for prefix, value in pk_by_route.items() if f"<slug:org_slug>/{prefix}" in route), None)
-    ids = {"pk": pk, "channel_pk": globex.public.pk, "team_pk": team.pk, "user_id": globex.member.pk}
+    ids = {
+        "pk": pk,
+        "channel_pk": globex.public.pk,
+        "team_pk": team.pk,
+        "user_id": globex.member.pk,
+        "review_pk": review.pk,
+    }
     intruder = client_for(acme.owner)  # an owner: every permission, but in the wrong organization
     params = {"q": "secret"}  # the word the foreign message holds, without naming its organization
     for method in actions:
@@ -66,6 +74,10 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
             # the other organization's object ids through one's own slug: as if they did not exist
             response = getattr(intruder, method)(fill(route, "acme", ids), params if method == "get" else {})
             assert response.status_code == 404, (method, route, response.content)
+        elif method == "get" and route.endswith("rbac/explain"):
+            # explain about another organization's member: the same 400 as for a user who does not exist
+            response = intruder.get(fill(route, "acme", ids), {"user": globex.member.pk, "permission": "org.view"})
+            assert response.status_code == 400 and "globex" not in response.content.decode()
         elif method == "get":
             # one's own lists show nothing of the other organization
             response = intruder.get(fill(route, "acme", ids), params)
