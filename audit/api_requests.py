@@ -1,21 +1,22 @@
 """`api.request` events for every organization-scoped API call, buffered and written in bulk.
 
-A request only appends a small dict to an in-process buffer (microseconds); a background thread per process
-seals and inserts the buffer every AUDIT_API_FLUSH_SECONDS, or sooner when it fills, one transaction per
-organization. API calls go to each organization's own API chain (`api_chain_id`), so their shorter retention
-(90 days by default) never waits for the main chain's. A failed write never breaks a request: it is logged and
-counted in /metrics (`chatapp_audit_write_failures_total`), and the events of that flush are dropped.
+A request only appends a small dict to an in-process buffer (microseconds). After a response has gone out to
+the client (Django's request_finished), the worker writes the buffer if AUDIT_API_FLUSH_SECONDS have passed
+since its last write or AUDIT_API_FLUSH_MAX events wait: one bulk insert per organization, on the worker's own
+database connection (a background thread would need a second connection per worker), and never on the
+client's time. A graceful worker exit writes what is left. API calls go to each organization's own API chain
+(`api_chain_id`), so their shorter retention (90 days by default) never waits for the main chain's. A failed
+write never breaks a request: it is logged and counted in /metrics (`chatapp_audit_write_failures_total`), and
+the events of that flush are dropped.
 """
 
 import atexit
-import os
-import threading
 import time
 from collections import defaultdict, deque
 
 import structlog
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
@@ -37,33 +38,19 @@ def api_chain_id(org_id: int) -> int:
 class ApiRequestBuffer:
     def __init__(self):
         self._items: deque = deque()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._pid = None
+        self._last_flush = time.monotonic()
 
     def append(self, item: dict) -> None:
         self._items.append(item)
-        if not settings.AUDIT_API_ASYNC:
-            return  # written only when flush() is called (tests, and the flush at process exit)
-        self._ensure_thread()
-        if len(self._items) >= settings.AUDIT_API_FLUSH_MAX:
-            self._wake.set()
 
-    def _ensure_thread(self) -> None:
-        if self._pid == os.getpid():
+    def flush_if_due(self, **signal_kwargs) -> None:
+        """After a response has gone out (request_finished): write if a second has passed or the buffer is full."""
+        if not settings.AUDIT_API_AUTOFLUSH or not self._items:
             return
-        with self._lock:
-            if self._pid == os.getpid():  # another thread started it meanwhile
-                return
-            self._pid = os.getpid()  # after a fork the parent's thread is gone: start one in this process
-            threading.Thread(target=self._run, name="audit-api-flusher", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(settings.AUDIT_API_FLUSH_SECONDS)
-            self._wake.clear()
+        if len(self._items) >= settings.AUDIT_API_FLUSH_MAX or (
+            time.monotonic() - self._last_flush >= settings.AUDIT_API_FLUSH_SECONDS
+        ):
             self.flush()
-            close_old_connections()
 
     def clear(self) -> None:
         self._items.clear()
@@ -72,6 +59,7 @@ class ApiRequestBuffer:
         """Write everything buffered now. Returns how many events were written."""
         from audit.services import _seal_batch
 
+        self._last_flush = time.monotonic()
         batch = []
         while self._items:
             try:

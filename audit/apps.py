@@ -13,3 +13,10 @@ class AuditConfig(AppConfig):
 
         autodiscover_modules("audit_events")
         events.freeze()
+
+        # api.request events are written after responses, on the worker's own connection (audit/api_requests.py)
+        from django.core.signals import request_finished
+
+        from audit.api_requests import buffer
+
+        request_finished.connect(buffer.flush_if_due, dispatch_uid="audit-api-request-flush")

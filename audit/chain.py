@@ -2,9 +2,9 @@
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 
+import orjson
 from django.conf import settings
 
 GENESIS_HASH = "0" * 64
@@ -17,11 +17,15 @@ SEALED_FIELDS = (
 )  # fmt: skip
 
 
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
 def canonical(values: dict) -> bytes:
-    """One byte string per event, the same on every database: sorted keys, no whitespace, ISO-8601 UTC time."""
+    """One byte string per event, the same on every database: UTF-8 JSON with sorted keys and no whitespace, the
+    time as ISO-8601 UTC with microseconds."""
     payload = {name: values[name] for name in SEALED_FIELDS}
     payload["occurred_at"] = values["occurred_at"].isoformat(timespec="microseconds")
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return orjson.dumps(payload, option=_CANONICAL, default=str)
 
 
 def current_key() -> tuple[str, bytes]:

@@ -132,6 +132,10 @@ def audit_record(
 
 def _locked_head(chain_id: int) -> AuditChain:
     """The chain's head row, locked until the caller's transaction ends (created on first use)."""
+    head = AuditChain.objects.select_for_update().filter(chain=chain_id).first()
+    if head is not None:
+        return head
+    # First event of this chain: create the head (a concurrent first writer may win the race) and lock it.
     AuditChain.objects.bulk_create(
         [AuditChain(chain=chain_id, last_hash=hash_chain.GENESIS_HASH, base_hash=hash_chain.GENESIS_HASH)],
         ignore_conflicts=True,

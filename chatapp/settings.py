@@ -97,9 +97,9 @@ def _audit_signing_keys() -> dict[str, str]:
 
 
 AUDIT_SIGNING_KEYS = _audit_signing_keys()
-# api.request events are buffered per process and written by a background thread every this many seconds (or
-# when this many wait); with AUDIT_API_ASYNC off they wait for an explicit flush (the tests do that).
-AUDIT_API_ASYNC = env.bool("AUDIT_API_ASYNC", default=True)
+# api.request events are buffered per worker and written after a response once this many seconds have passed
+# (or this many wait); with AUDIT_API_AUTOFLUSH off they wait for an explicit flush (the tests do that).
+AUDIT_API_AUTOFLUSH = env.bool("AUDIT_API_AUTOFLUSH", default=True)
 AUDIT_API_FLUSH_SECONDS = env.float("AUDIT_API_FLUSH_SECONDS", default=1.0)
 AUDIT_API_FLUSH_MAX = env.int("AUDIT_API_FLUSH_MAX", default=500)
 # Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.

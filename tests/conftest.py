@@ -33,7 +33,7 @@ def _api_audit_buffer(settings):
     """api.request events wait in the buffer until a test flushes them; none survive into the next test."""
     from audit.api_requests import buffer
 
-    settings.AUDIT_API_ASYNC = False
+    settings.AUDIT_API_AUTOFLUSH = False
     buffer.clear()
     yield
     buffer.clear()

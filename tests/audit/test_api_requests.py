@@ -65,3 +65,14 @@ def test_verify_endpoint_covers_both_chains(acme, client_for):
     body = client_for(acme.owner).get("/api/v1/orgs/acme/audit/verify").json()
     assert body["status"] == "ok"
     assert body["api_calls"]["checked"] == 1
+
+
+def test_written_after_the_response_when_due(acme, client_for, settings):
+    settings.AUDIT_API_AUTOFLUSH = True
+    settings.AUDIT_API_FLUSH_SECONDS = 3600
+    settings.AUDIT_API_FLUSH_MAX = 2
+    client = client_for(acme.member)
+    client.get("/api/v1/orgs/acme/channels/")
+    assert not AuditEvent.objects.filter(event_name="api.request").exists()  # not due yet: one event waits
+    client.get("/api/v1/orgs/acme/channels/")
+    assert AuditEvent.objects.filter(event_name="api.request").count() == 2  # the buffer filled: written
