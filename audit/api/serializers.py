@@ -67,3 +67,13 @@ class CheckpointSerializer(serializers.ModelSerializer):
         model = AuditCheckpoint
         fields = ["id", "chain", "sequence", "head_hash", "event_count", "created_at", "key_id", "signature"]
         read_only_fields = fields
+
+
+class PeriodSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+
+    def validate(self, attrs):
+        if attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": ["Must be after since."]})
+        return attrs

@@ -12,5 +12,6 @@ urlpatterns = [
     ),
     path("audit/checkpoints", views.CheckpointViewSet.as_view({"get": "list"}), name="audit-checkpoint-list"),
     path("audit/checkpoints/keys", views.CheckpointViewSet.as_view({"get": "keys"}), name="audit-checkpoint-keys"),
+    path("audit/summary", views.AuditEventViewSet.as_view({"get": "summary"}), name="audit-summary"),
     path("audit/verify", views.AuditEventViewSet.as_view({"get": "verify"}), name="audit-verify"),
 ]

@@ -4,6 +4,7 @@ import django_filters
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins
 from rest_framework.decorators import action
@@ -14,6 +15,7 @@ from audit import audit_events as events
 from audit.api.serializers import (
     AuditEventSerializer,
     CheckpointSerializer,
+    PeriodSerializer,
     RetentionPolicySerializer,
     RetentionPolicyUpdateSerializer,
     VerifySerializer,
@@ -23,7 +25,7 @@ from audit.models import ActorType, AuditCheckpoint, AuditEvent, Outcome, Retent
 from audit.permissions import AUDIT_READ
 from audit.registry import Category
 from audit.retention import retention_policy_update
-from audit.selectors import audit_events_of, audit_verify_organization
+from audit.selectors import audit_events_of, audit_verify_organization, compliance_summary
 from audit.services import audit_record
 from audit.signing import public_keys
 from chatapp.kernel import filters
@@ -106,6 +108,23 @@ class AuditEventViewSet(mixins.ListModelMixin, OrgScopedViewSet):
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="audit-{self.organization.slug}-{stamp}.{kind}"'
         return response
+
+    @extend_schema(
+        summary="Compliance summary of a period (admin actions, permission and policy changes, failed logins...)",
+        parameters=[
+            ORG_SLUG,
+            OpenApiParameter("since", OpenApiTypes.DATETIME, required=True),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, required=True),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["get"])
+    def summary(self, request, *args, **kwargs):
+        require_perm(user=request.user, org=self.organization, perm=AUDIT_READ)
+        period = PeriodSerializer(data=request.query_params)
+        period.is_valid(raise_exception=True)
+        since, until = period.validated_data["since"], period.validated_data["until"]
+        return Response(compliance_summary(org=self.organization, since=since, until=until))
 
     @extend_schema(summary="Verify the organization's hash chain", responses=VerifySerializer, parameters=[ORG_SLUG])
     @action(detail=False, methods=["get"])

@@ -158,3 +158,28 @@ def test_offline_verification_command(acme, history, client_for, tmp_path):
     bad.write_text(body.decode().replace('"outcome": "success"', '"outcome": "failure"', 1))
     with pytest.raises(CommandError, match="BROKEN at #1"):
         call_command("audit_verify_export", str(bad))
+
+
+def test_compliance_summary(acme, history, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts import services as accounts
+
+    client_for(acme.member).post(f"/api/v1/orgs/acme/channels/{acme.public.pk}/archive")  # denied
+    from rest_framework.test import APIClient
+
+    APIClient().post("/api/v1/auth/session", {"email": acme.member.email, "password": "wrong"}, format="json")
+    membership = acme.org.memberships.get(user=acme.guest)
+    accounts.member_update(actor=acme.owner, org=acme.org, membership=membership, role="member")
+    now = timezone.now()
+    url = "/api/v1/orgs/acme/audit/summary"
+    body = client_for(acme.auditor).get(url, {"since": (now - timedelta(days=1)).isoformat(),
+                                               "until": (now + timedelta(days=1)).isoformat()}).json()  # fmt: skip
+    assert body["sections"]["permission_changes"]["events"] == {"member.updated": 1}
+    assert body["sections"]["access_denied"]["total"] == 1
+    assert body["failed_logins"] == {"total": 1, "by_account": {acme.member.email: 1}}
+    assert body["admin_actions"] >= 2  # the owner's channel update and role change
+    assert client_for(acme.auditor).get(url, {"since": now.isoformat(), "until": "yesterday"}).status_code == 400
+    assert client_for(acme.member).get(url, {"since": now.isoformat(), "until": now.isoformat()}).status_code == 403

@@ -65,7 +65,8 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
         "review_pk": review.pk,
     }
     intruder = client_for(acme.owner)  # an owner: every permission, but in the wrong organization
-    params = {"q": "secret"}  # the word the foreign message holds, without naming its organization
+    # the word the foreign message holds (without naming its organization), and a period for reports that need one
+    params = {"q": "secret", "since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}
     for method in actions:
         # through the other organization's slug: as if it did not exist
         response = getattr(intruder, method)(fill(route, "globex", ids), params if method == "get" else {})
