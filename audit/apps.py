@@ -9,6 +9,7 @@ class AuditConfig(AppConfig):
         # Every app's audit_events.py declares its events here, then the catalogue is closed.
         from django.utils.module_loading import autodiscover_modules
 
+        from audit import checks  # noqa: F401  (registers the deploy check)
         from audit.registry import events
 
         autodiscover_modules("audit_events")

@@ -7,3 +7,11 @@ AUDIT_EXPORTED = declare(103, "audit.exported", Category.SECURITY, "{actor} expo
 AUDIT_PURGED = declare(104, "audit.purged", Category.SYSTEM_EVENT, "retention purge deleted old audit events")
 RETENTION_CHANGED = declare(105, "audit.retention_changed", Category.DATA_CHANGE, "{actor} changed audit retention")
 API_REQUEST = declare(110, "api.request", Category.API_CALL, "{actor} called {target}")
+STREAM_CREATED = declare(120, "audit.stream.created", Category.SECURITY, "{actor} created audit stream {target}")
+STREAM_UPDATED = declare(121, "audit.stream.updated", Category.SECURITY, "{actor} changed audit stream {target}")
+STREAM_DELETED = declare(122, "audit.stream.deleted", Category.SECURITY, "{actor} deleted audit stream {target}")
+STREAM_TESTED = declare(
+    123, "audit.stream.tested", Category.USER_ACTION, "{actor} sent a test to audit stream {target}"
+)
+STREAM_FAILING = declare(124, "audit.stream.failing", Category.SYSTEM_EVENT, "audit stream {target} stopped delivering")
+STREAM_RECOVERED = declare(125, "audit.stream.recovered", Category.SYSTEM_EVENT, "audit stream {target} delivers again")

@@ -102,6 +102,8 @@ AUDIT_SIGNING_KEYS = _audit_signing_keys()
 AUDIT_API_AUTOFLUSH = env.bool("AUDIT_API_AUTOFLUSH", default=True)
 AUDIT_API_FLUSH_SECONDS = env.float("AUDIT_API_FLUSH_SECONDS", default=1.0)
 AUDIT_API_FLUSH_MAX = env.int("AUDIT_API_FLUSH_MAX", default=500)
+# Audit streaming may connect to private/loopback addresses and plain http (tests and on-prem collectors only).
+AUDIT_STREAM_ALLOW_PRIVATE = env.bool("AUDIT_STREAM_ALLOW_PRIVATE", default=False)
 # Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 
@@ -296,6 +298,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "accounts.models.Membership.Role",
         "AccessReviewStatusEnum": "rbac.models.AccessReview.Status",
+        "StreamKindEnum": "audit.models.StreamKind",
     },
 }
 

@@ -15,3 +15,21 @@ urlpatterns = [
     path("audit/summary", views.AuditEventViewSet.as_view({"get": "summary"}), name="audit-summary"),
     path("audit/verify", views.AuditEventViewSet.as_view({"get": "verify"}), name="audit-verify"),
 ]
+
+urlpatterns += [
+    path(
+        "audit/destinations/",
+        views.StreamDestinationViewSet.as_view({"get": "list", "post": "create"}),
+        name="audit-destination-list",
+    ),
+    path(
+        "audit/destinations/<int:pk>/",
+        views.StreamDestinationViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="audit-destination-detail",
+    ),
+    path(
+        "audit/destinations/<int:pk>/test/",
+        views.StreamDestinationViewSet.as_view({"post": "test"}),
+        name="audit-destination-test",
+    ),
+]
