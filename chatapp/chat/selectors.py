@@ -5,7 +5,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from accounts.models import Organization, User
 from chatapp.chat.models import Channel, ChannelMember, Message
 from chatapp.chat.permissions import CHANNELS_VIEW, CHANNELS_VIEW_PRIVATE
-from rbac.services import has_perm, visible
+from rbac.services import granted_ids, has_perm
 
 
 def _is_member(user: User, channel_ref: str = "pk"):
@@ -20,10 +20,10 @@ def _visible(*, user: User, org: Organization):
     seen = Q(is_member=True)
     if has_perm(user=user, org=org, perm=CHANNELS_VIEW):
         seen |= Q(is_private=False)
-    granted = visible(user=user, org=org, perm=CHANNELS_VIEW_PRIVATE, queryset=Channel.objects.all())
-    if granted.query.is_empty():
-        return channels.filter(seen)
-    return channels.filter(seen | Q(pk__in=granted.values("pk")))
+    granted = granted_ids(user=user, org=org, perm=CHANNELS_VIEW_PRIVATE, model=Channel)
+    if granted:
+        seen |= Q(pk__in=granted)
+    return channels.filter(seen)
 
 
 def channels_visible_to(*, user: User, org: Organization) -> QuerySet[Channel]:

@@ -8,6 +8,7 @@ rbac.services.roles, rbac.services.teams and rbac.services.grants.
 from rbac.services._common import require_held
 from rbac.services.access import (
     forget_access,
+    granted_ids,
     has_perm,
     membership_of,
     permissions_of,
@@ -20,6 +21,7 @@ from rbac.services.access import (
 
 __all__ = [
     "forget_access",
+    "granted_ids",
     "has_perm",
     "membership_of",
     "permissions_of",

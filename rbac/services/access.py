@@ -294,39 +294,40 @@ def visible(*, user: User, org: Organization, perm: Permission | str, queryset: 
     """The rows of `queryset` (a grantable resource's model) on which the user holds `perm`.
 
     Org-wide holders get the organization's rows unfiltered; others get the rows they hold a live resource grant
-    on, through one EXISTS subquery on (resource_type, resource_id, role) with the user's teams and their
-    ancestors as integer subqueries. Never django-guardian's get_objects_for_user (it casts ids to text and
-    scans; see PITFALLS).
+    on, as a plain `id IN (...)` on the primary key (see `granted_ids`). Never django-guardian's
+    get_objects_for_user (it casts ids to text and scans; see PITFALLS).
     """
-    from rbac.models import Grant
-
     queryset = queryset.filter(organization=org)
-    if user.is_superuser:
+    ids = granted_ids(user=user, org=org, perm=perm, model=queryset.model, now=now)
+    if ids is None:
         return queryset
+    return queryset.filter(pk__in=ids) if ids else queryset.none()
+
+
+def granted_ids(*, user: User, org: Organization, perm: Permission | str, model, now=None) -> list[int] | None:
+    """The ids of `model`'s rows on which the user holds `perm` through resource grants, or None when they hold
+    it org-wide (every row). The grants were loaded once for the request, with the user's teams and their
+    ancestors, so callers filter with `id IN (...)` and PostgreSQL walks the newest rows by index and stops at a
+    page, where a correlated EXISTS per row measured 127 ms a page out of 100,000 channels (bench/rbac_bench.py).
+    """
+    if user.is_superuser:
+        return None
     membership = membership_of(user=user, org=org)
     if membership is None:
-        return queryset.none()
+        return []
     code = _key(perm)
     if code in BUILT_IN_ROLE_PERMISSIONS.get(membership.role, ()):
-        return queryset
+        return None
     access = _access(user=user, org=org)
     now = now or timezone.now()
     if code in access.org_codes(now):
-        return queryset
-    resource_type = resource_type_of(queryset.model)
-    role_ids = access.resource_role_ids(resource_type, code)
-    if not role_ids:
-        return queryset.none()
-    subject = Q(user_id=user.pk) | _through_teams(user=user, org=org)
-    grants = Grant.objects.filter(
-        subject,
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-        organization_id=org.pk,
-        resource_type=resource_type,
-        resource_id=OuterRef("pk"),
-        role_id__in=sorted(role_ids),
+        return None
+    resource_type = resource_type_of(model)
+    return sorted(
+        resource_id
+        for (kind, resource_id) in access.on_resource
+        if kind == resource_type and code in access.resource_codes(kind, resource_id, now)
     )
-    return queryset.filter(Exists(grants))
 
 
 def team_ids_of(*, user: User, org: Organization) -> tuple[int, ...]:
