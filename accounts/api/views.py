@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate, login, logout
 from django.db import transaction
 from django.db.models import Q
 from django.middleware.csrf import get_token
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
@@ -20,7 +20,7 @@ from accounts.selectors import members_of, memberships_of
 from audit.models import ActorType, Outcome
 from audit.services import Actor, audit_record
 from chatapp.kernel import filters
-from chatapp.kernel.api import OrgScopedViewSet
+from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet
 from chatapp.kernel.throttling import ScopedRateThrottle
 from rbac.services import require_perm
 
@@ -96,7 +96,7 @@ class MemberFilter(filters.FilterSet):
 @extend_schema_view(
     list=extend_schema(
         summary="List the organization's members",
-        parameters=[OpenApiParameter("org_slug", str, OpenApiParameter.PATH)],
+        parameters=[ORG_SLUG],
     )
 )
 class MemberViewSet(mixins.ListModelMixin, OrgScopedViewSet):

@@ -29,11 +29,9 @@ from audit.selectors import audit_events_of, audit_verify_organization, complian
 from audit.services import audit_record
 from audit.signing import public_keys
 from chatapp.kernel import filters
-from chatapp.kernel.api import OrgScopedViewSet
+from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet
 from chatapp.kernel.pagination import CursorPagination
 from rbac.services import require_perm
-
-ORG_SLUG = OpenApiParameter("org_slug", str, OpenApiParameter.PATH, description="The organization's slug.")
 
 
 class AuditEventFilter(filters.FilterSet):

@@ -2,7 +2,11 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, viewsets
+
+# The path parameter of every organization-scoped route, described once for the OpenAPI schema.
+ORG_SLUG = OpenApiParameter("org_slug", str, OpenApiParameter.PATH, description="The organization's slug.")
 
 
 class StrictSerializerMixin:

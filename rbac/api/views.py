@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from accounts.models import Membership
 from accounts.permissions import MEMBERS_VIEW
 from audit.permissions import AUDIT_READ
-from chatapp.kernel.api import OrgScopedViewSet
+from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet
 from rbac import selectors
 from rbac.api.serializers import (
     AccessReviewCreateSerializer,
@@ -48,8 +48,6 @@ from rbac.permissions import ROLES_MANAGE
 from rbac.registry import permissions
 from rbac.services import grants as grant_services
 from rbac.services import has_perm, permissions_of, resource_grants_of, reviews, roles, team_ids_of, teams, whatif
-
-ORG_SLUG = OpenApiParameter("org_slug", str, OpenApiParameter.PATH, description="The organization's slug.")
 
 # Reads need members.view (who holds what is part of knowing the organization's members); writes are checked
 # by the services (roles.manage, teams.manage or team maintainer, and no escalation).

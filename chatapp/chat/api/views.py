@@ -20,9 +20,7 @@ from chatapp.chat.api.serializers import (
 )
 from chatapp.chat.models import Channel, ChannelMember, Message
 from chatapp.kernel import filters
-from chatapp.kernel.api import OrgScopedViewSet
-
-ORG_SLUG = OpenApiParameter("org_slug", str, OpenApiParameter.PATH, description="The organization's slug.")
+from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet
 
 
 class ChannelFilter(filters.FilterSet):
