@@ -4,6 +4,8 @@ The database refuses UPDATE and DELETE on AuditEvent (triggers created in the mi
 purge may delete, and only while it holds a row in AuditPurgePermit inside its own transaction.
 """
 
+import uuid
+
 from django.db import models
 
 
@@ -142,7 +144,8 @@ class AuditCheckpoint(models.Model):
         return f"checkpoint of chain {self.chain} at #{self.sequence}"
 
 
-from chatapp.kernel.models import TenantModel  # noqa: E402  (appended section: the streaming destinations)
+from chatapp.kernel.encryption import EncryptedTextField  # noqa: E402  (appended section: the streaming destinations)
+from chatapp.kernel.models import TenantModel  # noqa: E402
 
 
 class StreamKind(models.TextChoices):
@@ -167,14 +170,12 @@ class StreamDestination(TenantModel):
     )
     # webhook
     url = models.URLField(max_length=2000, blank=True, help_text="https:// URL the events are POSTed to.")
-    plaintext_signing_secret = models.CharField(
-        max_length=200,
+    signing_secret = EncryptedTextField(
+        null=True,
         blank=True,
-        help_text=(
-            "HMAC-SHA256 key of the X-Chatapp-Signature header. Stored in clear for now: to be moved behind the "
-            "project's encrypted field (data-protection issue). Never returned by the API, never audited or logged."
-        ),
+        help_text="HMAC-SHA256 key of the X-Chatapp-Signature header. Never returned by the API, audited or logged.",
     )
+    encryption_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # syslog
     host = models.CharField(max_length=255, blank=True)
     port = models.PositiveIntegerField(null=True, blank=True)
@@ -204,7 +205,7 @@ class StreamDestination(TenantModel):
     @property
     def secret_hint(self) -> str:
         """What the API and admin show instead of the secret."""
-        secret = self.plaintext_signing_secret
+        secret = self.signing_secret
         if not secret:
             return ""
         return "****" + secret[-4:] if len(secret) >= 24 else "****"

@@ -107,6 +107,43 @@ AUDIT_STREAM_ALLOW_PRIVATE = env.bool("AUDIT_STREAM_ALLOW_PRIVATE", default=Fals
 # Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 
+
+def _field_encryption_keys() -> dict[str, str]:
+    """FIELD_ENCRYPTION_KEYS="k2=<base64 of 32 random bytes>,k1=<older>": AES-256-GCM keys of encrypted fields.
+
+    The first key encrypts, every key decrypts (docs/data-protection.md, "Rotating keys"). Ids are letters,
+    digits, '-' and '_' only: the envelope "v1:<id>:..." also carries organization key ids, "org.<hex>".
+    """
+    import base64
+    import re
+
+    raw = env.str("FIELD_ENCRYPTION_KEYS", default="")
+    if not raw:
+        if PRODUCTION:
+            raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is required when CHATAPP_ENV=production")
+        key_file = VAR_DIR / "field_encryption_key"
+        if not key_file.exists():
+            key_file.write_text("dev=" + base64.b64encode(secrets.token_bytes(32)).decode())
+            key_file.chmod(0o600)
+        raw = key_file.read_text().strip()
+    keys = {}
+    for item in raw.split(","):
+        key_id, _, encoded = item.strip().partition("=")
+        try:
+            valid = len(base64.b64decode(encoded, validate=True)) == 32
+        except ValueError:
+            valid = False
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", key_id) or key_id in keys or not valid:
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEYS entries look like id=<base64 of 32 random bytes> with unique ids of "
+                "letters, digits, '-' and '_'"
+            )
+        keys[key_id] = encoded
+    return keys
+
+
+FIELD_ENCRYPTION_KEYS = _field_encryption_keys()
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when CHATAPP_ENV=production")

@@ -93,7 +93,7 @@ def _validate(destination: StreamDestination) -> None:
         problem = transport.check_url(destination.url) if destination.url else "Required for a webhook."
         if problem:
             errors["url"] = [problem]
-        if len(destination.plaintext_signing_secret) < MIN_SECRET_LENGTH:
+        if len(destination.signing_secret or "") < MIN_SECRET_LENGTH:
             errors["signing_secret"] = [f"Required for a webhook: at least {MIN_SECRET_LENGTH} characters."]
     elif destination.kind == StreamKind.SYSLOG:
         if not destination.host:
@@ -116,12 +116,12 @@ def _require_manage(actor, org) -> None:
 
 
 def _apply(destination: StreamDestination, values: dict) -> bool:
-    """Set the given fields; returns whether the secret changed. `signing_secret` lands in the clear-text field."""
+    """Set the given fields; returns whether the secret changed (it is encrypted when the destination is saved)."""
     secret_changed = False
     for name, value in values.items():
         if name == "signing_secret":
-            secret_changed = value != destination.plaintext_signing_secret
-            destination.plaintext_signing_secret = value
+            secret_changed = value != destination.signing_secret
+            destination.signing_secret = value
         elif name == "categories":
             destination.categories = sorted(set(value))
         elif name in AUDITED_FIELDS:
@@ -168,7 +168,7 @@ def stream_destination_update(*, actor, org, destination: StreamDestination, **v
         raise ValidationError({"name": ["A destination with this name exists."]})
     after = _audited(destination)
     destination.next_attempt_at = None
-    destination.save(update_fields=[*AUDITED_FIELDS, "plaintext_signing_secret", "next_attempt_at", "updated"])
+    destination.save(update_fields=[*AUDITED_FIELDS, "signing_secret", "next_attempt_at", "updated"])
     audit_record(
         org=org, event=events.STREAM_UPDATED, actor=actor, target=destination, changes=diff(before, after),
         metadata={"secret_changed": True} if secret_changed else None,
@@ -210,7 +210,7 @@ def _send(destination: StreamDestination, payloads: list[dict], now: datetime) -
         headers = {
             "Content-Type": "application/json",
             formats.TIMESTAMP_HEADER: timestamp,
-            formats.SIGNATURE_HEADER: formats.signature(destination.plaintext_signing_secret, timestamp, body),
+            formats.SIGNATURE_HEADER: formats.signature(destination.signing_secret, timestamp, body),
         }
         status = transport.post(destination.url, body, headers)
         if not 200 <= status < 300:

@@ -34,3 +34,7 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return self.hostname
+
+
+# Encryption state lives with the encryption code; importing it here registers the models with the kernel app.
+from chatapp.kernel.encryption.models import KeyRotation, KeyRotationStep, OrgDataKey  # noqa: E402, F401
