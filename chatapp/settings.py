@@ -6,8 +6,10 @@ needed) and production (CHATAPP_ENV=production; secrets required, HTTPS hardenin
 """
 
 import secrets
+import ssl
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -207,6 +209,13 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------------
+
+
+def _is_local(host: str) -> bool:
+    """A unix socket or loopback address: traffic that never crosses a network, so TLS is not required."""
+    return not host or host.startswith("/") or host in {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
 # django_prometheus' backends wrap Django's own ones to count queries and errors for /metrics.
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 _db = DATABASES["default"]
@@ -230,18 +239,69 @@ else:
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=300)
     _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+    # TLS to PostgreSQL: libpq's sslmode (verify-full checks the server's certificate and name against
+    # DATABASE_SSLROOTCERT) and an optional client certificate. A `?sslmode=` in DATABASE_URL works too.
+    for _var, _option in (
+        ("DATABASE_SSLMODE", "sslmode"),
+        ("DATABASE_SSLROOTCERT", "sslrootcert"),
+        ("DATABASE_SSLCERT", "sslcert"),
+        ("DATABASE_SSLKEY", "sslkey"),
+    ):
+        if _value := env.str(_var, default=""):
+            _db["OPTIONS"][_option] = _value
+    _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+    if _db["OPTIONS"].get("sslmode", "prefer") not in _SSLMODES:
+        raise ImproperlyConfigured(f"DATABASE_SSLMODE must be one of {', '.join(_SSLMODES)}")
+    if (
+        PRODUCTION
+        and not _is_local(_db.get("HOST", ""))
+        and _db["OPTIONS"].get("sslmode", "prefer") not in {"require", "verify-ca", "verify-full"}
+        and not env.bool("DATABASE_ALLOW_PLAINTEXT", default=False)
+    ):
+        # libpq's default "prefer" falls back to clear text without a word: refuse it across a network.
+        raise ImproperlyConfigured(
+            "DATABASE_SSLMODE must be require, verify-ca or verify-full for a remote database when "
+            "CHATAPP_ENV=production (or set DATABASE_ALLOW_PLAINTEXT=true)"
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# rediss:// URLs (cache and Celery broker) speak TLS; the server's certificate is checked against
+# REDIS_SSL_CA_CERTS (or the system's CAs) unless REDIS_SSL_CERT_REQS says otherwise.
+REDIS_SSL_CERT_REQS = env.str("REDIS_SSL_CERT_REQS", default="required")
+if REDIS_SSL_CERT_REQS not in {"required", "optional", "none"}:
+    raise ImproperlyConfigured("REDIS_SSL_CERT_REQS must be 'required', 'optional' or 'none'")
+REDIS_SSL_CA_CERTS = env.str("REDIS_SSL_CA_CERTS", default="") or None
+
+
+def _redis_tls_options(url: str) -> dict:
+    if not url.startswith("rediss://"):
+        if (
+            PRODUCTION
+            and not _is_local(urlsplit(url).hostname or "")
+            and not env.bool("REDIS_ALLOW_PLAINTEXT", default=False)
+        ):
+            raise ImproperlyConfigured(
+                "Redis URLs must be rediss:// (TLS) for a remote server when CHATAPP_ENV=production "
+                "(or set REDIS_ALLOW_PLAINTEXT=true)"
+            )
+        return {}
+    return {
+        "ssl_cert_reqs": REDIS_SSL_CERT_REQS,
+        "ssl_ca_certs": REDIS_SSL_CA_CERTS,
+        "ssl_check_hostname": REDIS_SSL_CERT_REQS == "required",
+    }
+
+
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "chatapp",
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2, **_redis_tls_options(REDIS_URL)},
         }
     }
 else:
@@ -281,7 +341,19 @@ STORAGES = {
 # Development writes every e-mail to var/mail/ so a newcomer can read them; production names an SMTP URL.
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:
-    vars().update(environ.Env.email_url_config(EMAIL_URL))
+    _email = environ.Env.email_url_config(EMAIL_URL)
+    vars().update(_email)
+    # smtp+tls:// (STARTTLS, port 587) or smtp+ssl:// (implicit TLS, port 465); Django verifies the certificate.
+    if (
+        PRODUCTION
+        and _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
+        and not (_email.get("EMAIL_USE_TLS") or _email.get("EMAIL_USE_SSL"))
+        and not env.bool("EMAIL_ALLOW_PLAINTEXT", default=False)
+    ):
+        raise ImproperlyConfigured(
+            "EMAIL_URL must be smtp+tls:// or smtp+ssl:// when CHATAPP_ENV=production "
+            "(or set EMAIL_ALLOW_PLAINTEXT=true for a relay on the same host)"
+        )
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
@@ -357,6 +429,15 @@ else:
     # Redelivery after a lost worker: an unacked message comes back after the visibility timeout,
     # which must exceed the longest task (hard limit below).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) and (_broker_tls := _redis_tls_options(CELERY_BROKER_URL)):
+    # kombu wants ssl module constants here (and refuses a rediss:// URL without them).
+    CELERY_BROKER_USE_SSL = {
+        "ssl_cert_reqs": {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}[
+            REDIS_SSL_CERT_REQS
+        ],
+        "ssl_ca_certs": REDIS_SSL_CA_CERTS,
+        "ssl_check_hostname": _broker_tls["ssl_check_hostname"],
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

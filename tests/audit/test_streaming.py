@@ -473,3 +473,17 @@ class TestCrossOrganization:
 def test_backoff_is_exponential_and_capped():
     delays = [streaming.backoff(n).total_seconds() for n in (1, 2, 3, 4, 6, 7, 30)]
     assert delays == [60, 120, 240, 480, 1920, 3600, 3600]
+
+
+def test_the_signing_secret_is_encrypted_at_rest_and_still_signs(acme, receiver):
+    from django.db import connection
+
+    destination = webhook(acme, receiver)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT signing_secret FROM audit_streamdestination WHERE id = %s", [destination.pk])
+        stored = cursor.fetchone()[0]
+    assert SECRET not in stored and stored.startswith("v1:")
+    make_events(acme, 1)
+    result = streaming.destination_deliver(StreamDestination.objects.get(pk=destination.pk))
+    assert result.ok and result.delivered == 2
+    assert receiver.bad_signatures == 0 and len(receiver.accepted) == 2  # the receiver checked every signature
