@@ -20,6 +20,10 @@ print(json.dumps({
     "broker": settings.CELERY_BROKER_URL, "email": settings.EMAIL_BACKEND, "hosts": settings.ALLOWED_HOSTS,
     "ssl_redirect": settings.SECURE_SSL_REDIRECT, "hsts": settings.SECURE_HSTS_SECONDS,
     "secret": settings.SECRET_KEY, "acks_late": settings.CELERY_TASK_ACKS_LATE,
+    "field_keys": list(settings.FIELD_ENCRYPTION_KEYS), "db_options": db.get("OPTIONS", {}),
+    "cache_options": settings.CACHES["default"].get("OPTIONS", {}),
+    "broker_ssl": {k: getattr(v, "name", v) for k, v in getattr(settings, "CELERY_BROKER_USE_SSL", {}).items()},
+    "email_tls": getattr(settings, "EMAIL_USE_TLS", False), "email_ssl": getattr(settings, "EMAIL_USE_SSL", False),
 }))
 """
 PRODUCTION = {
@@ -28,6 +32,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "chat.example.com",
     "AUDIT_HMAC_KEYS": "k1=" + "a" * 40,
     "AUDIT_SIGNING_KEYS": "s1=" + "A" * 43 + "=",  # base64 of 32 bytes
+    "FIELD_ENCRYPTION_KEYS": "f1=" + "B" * 43 + "=",  # base64 of 32 bytes
 }
 
 
@@ -53,6 +58,48 @@ def test_development_default_needs_no_servers(tmp_path):
     assert s["cache"].endswith("LocMemCache")
     assert s["broker"] == "filesystem://"
     assert s["email"] == "django.core.mail.backends.filebased.EmailBackend"
+
+
+def test_development_field_encryption_key_is_generated_once_and_kept(tmp_path):
+    assert dump(tmp_path)["field_keys"] == ["dev"]
+    key_file = tmp_path / "var" / "field_encryption_key"
+    first = key_file.read_text()
+    dump(tmp_path)
+    assert key_file.read_text() == first and key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_field_encryption_keys_keep_their_order_newest_first(tmp_path):
+    keys = "k2=" + "B" * 43 + "=, k1=" + "C" * 43 + "="
+    assert dump(tmp_path, FIELD_ENCRYPTION_KEYS=keys)["field_keys"] == ["k2", "k1"]
+
+
+def test_postgres_tls_options(tmp_path):
+    s = dump(tmp_path, **PRODUCTION, DATABASE_URL="postgres://u@db.internal/chat", DATABASE_SSLMODE="verify-full",
+             DATABASE_SSLROOTCERT="/etc/chatapp/db-ca.pem")  # fmt: skip
+    assert s["db_options"]["sslmode"] == "verify-full"
+    assert s["db_options"]["sslrootcert"] == "/etc/chatapp/db-ca.pem"
+    # explicitly allowed, or on the same host, clear text is accepted
+    assert dump(tmp_path, **PRODUCTION, DATABASE_URL="postgres://u@db.internal/chat", DATABASE_ALLOW_PLAINTEXT="1")
+    assert "sslmode" not in dump(tmp_path, **PRODUCTION, DATABASE_URL="postgres://u@127.0.0.1/chat")["db_options"]
+
+
+def test_redis_tls_options_for_cache_and_broker(tmp_path):
+    s = dump(tmp_path, **PRODUCTION, REDIS_URL="rediss://cache.internal:6380/0", REDIS_SSL_CA_CERTS="/etc/ca.pem")
+    assert s["cache_options"]["ssl_cert_reqs"] == "required" and s["cache_options"]["ssl_check_hostname"] is True
+    assert s["cache_options"]["ssl_ca_certs"] == "/etc/ca.pem"
+    assert s["broker"] == "rediss://cache.internal:6380/0"
+    assert s["broker_ssl"] == {"ssl_cert_reqs": "CERT_REQUIRED", "ssl_ca_certs": "/etc/ca.pem",
+                               "ssl_check_hostname": True}  # fmt: skip
+    loose = dump(tmp_path, REDIS_URL="rediss://cache.internal:6380/0", REDIS_SSL_CERT_REQS="none")
+    assert loose["cache_options"]["ssl_check_hostname"] is False
+    assert loose["broker_ssl"]["ssl_cert_reqs"] == "CERT_NONE"
+
+
+def test_smtp_tls_in_production(tmp_path):
+    assert dump(tmp_path, **PRODUCTION, EMAIL_URL="smtp+tls://u:p@mail.example.com:587")["email_tls"] is True
+    assert dump(tmp_path, **PRODUCTION, EMAIL_URL="smtp+ssl://u:p@mail.example.com:465")["email_ssl"] is True
+    relay = dump(tmp_path, **PRODUCTION, EMAIL_URL="smtp://localhost:25", EMAIL_ALLOW_PLAINTEXT="true")
+    assert relay["email"].endswith("smtp.EmailBackend") and relay["email_tls"] is False
 
 
 def test_development_secret_key_is_generated_once_and_kept(tmp_path):
@@ -90,6 +137,17 @@ def test_email_url(tmp_path):
         ({"AUDIT_HMAC_KEYS": "k1=short"}, "AUDIT_HMAC_KEYS entries look like"),
         ({**PRODUCTION, "AUDIT_SIGNING_KEYS": ""}, "AUDIT_SIGNING_KEYS is required"),
         ({"AUDIT_SIGNING_KEYS": "s1=bm90LTMyLWJ5dGVz"}, "AUDIT_SIGNING_KEYS entries look like"),
+        ({**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS is required"),
+        ({"FIELD_ENCRYPTION_KEYS": "f1=bm90LTMyLWJ5dGVz"}, "FIELD_ENCRYPTION_KEYS entries look like"),
+        ({"FIELD_ENCRYPTION_KEYS": "org.1=" + "B" * 43 + "="}, "FIELD_ENCRYPTION_KEYS entries look like"),
+        ({"FIELD_ENCRYPTION_KEYS": "f1=" + "B" * 43 + "=,f1=" + "C" * 43 + "="}, "with unique ids"),
+        ({"DATABASE_URL": "postgres://u@db.internal/chat", "DATABASE_SSLMODE": "sometimes"}, "DATABASE_SSLMODE must"),
+        ({**PRODUCTION, "DATABASE_URL": "postgres://u@db.internal/chat"}, "DATABASE_SSLMODE must be require"),
+        ({**PRODUCTION, "DATABASE_URL": "postgres://u@db.internal/chat?sslmode=prefer"}, "DATABASE_SSLMODE must"),
+        ({**PRODUCTION, "REDIS_URL": "redis://cache.internal:6379/0"}, "must be rediss://"),
+        ({**PRODUCTION, "CELERY_BROKER_URL": "redis://mq.internal:6379/0"}, "must be rediss://"),
+        ({"REDIS_SSL_CERT_REQS": "maybe"}, "REDIS_SSL_CERT_REQS must be"),
+        ({**PRODUCTION, "EMAIL_URL": "smtp://mail.internal:25"}, "EMAIL_URL must be smtp+tls:// or smtp+ssl://"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be"),
         ({"CHATAPP_ENV": "staging"}, "CHATAPP_ENV must be"),
     ],
