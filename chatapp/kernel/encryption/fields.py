@@ -126,7 +126,8 @@ class EncryptedTextField(models.TextField):
         return aad.encode()
 
     def _aad_of(self, instance) -> bytes:
-        return self.aad(getattr(instance, self.row_field), getattr(instance, "organization_id", None))
+        # organization_id only when it binds: reading it on a row loaded with .only() would cost a query.
+        return self.aad(getattr(instance, self.row_field), instance.organization_id if self.per_org else None)
 
     # --- values ------------------------------------------------------------------------------------------
 
