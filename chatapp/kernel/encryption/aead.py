@@ -25,11 +25,12 @@ def seal(cipher: AESGCM, key_id: str, plaintext: bytes, aad: bytes) -> str:
 
 def key_id_of(envelope: str) -> str:
     """The key id an envelope names; DecryptionFailed when it is not one of ours."""
-    return _split(envelope)[1]
+    return split(envelope)[1]
 
 
-def open_(cipher: AESGCM, envelope: str, aad: bytes) -> bytes:
-    version, key_id, encoded = _split(envelope)
+def open_(cipher: AESGCM, envelope: str | tuple[str, str, str], aad: bytes) -> bytes:
+    """Decrypt an envelope (or its `split()` parts, to parse it once) bound to `aad`."""
+    version, key_id, encoded = split(envelope) if isinstance(envelope, str) else envelope
     try:
         body = base64.b64decode(encoded, validate=True)
         return cipher.decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _associated(version, key_id, aad))
@@ -45,7 +46,7 @@ def _associated(version: str, key_id: str, aad: bytes) -> bytes:
     return f"{version}|{key_id}|".encode() + aad
 
 
-def _split(envelope) -> tuple[str, str, str]:
+def split(envelope) -> tuple[str, str, str]:
     parts = envelope.split(":", 2) if isinstance(envelope, str) else []
     if len(parts) != 3 or parts[0] != VERSION:
         # Never echo the value: it may be a plaintext secret written around the field.

@@ -121,9 +121,7 @@ class EncryptedTextField(models.TextField):
         if row_uuid is None:
             raise EncryptionError(f"{self.model._meta.label}.{self.row_field} is empty: it binds {self.name}")
         aad = f"{self.model._meta.db_table}|{self.column}|{row_uuid}"
-        if self.per_org:
-            aad += f"|org={org_id}"
-        return aad.encode()
+        return (aad + f"|org={org_id}" if self.per_org else aad).encode()
 
     def _aad_of(self, instance) -> bytes:
         # organization_id only when it binds: reading it on a row loaded with .only() would cost a query.
@@ -146,11 +144,12 @@ class EncryptedTextField(models.TextField):
         return aead.seal(cipher, key_id, self.to_bytes(value), self._aad_of(instance))
 
     def decrypt(self, instance, envelope: str):
-        key_id = aead.key_id_of(envelope)
+        parts = aead.split(envelope)
+        key_id = parts[1]
         if orgkeys.is_org_key_id(key_id) != self.per_org:
             raise DecryptionFailed(f"{self.model._meta.label}.{self.name} holds a value of the wrong key kind")
         cipher = orgkeys.for_reading(key_id) if self.per_org else keyring().cipher(key_id)
-        return self.from_bytes(aead.open_(cipher, envelope, self._aad_of(instance)))
+        return self.from_bytes(aead.open_(cipher, parts, self._aad_of(instance)))
 
     # --- Django hooks ------------------------------------------------------------------------------------
 

@@ -162,12 +162,7 @@ def _rotate_batch(rotation_id, step_id, model, fields, batch_size) -> KeyRotatio
                     plaintext = aead.open_(ring.cipher(aead.key_id_of(envelope)), envelope, aad)
                     changes.append((aead.seal(target, rotation.target_key_id, plaintext, aad), pk, envelope))
                 if changes:
-                    table, pk_column = connection.ops.quote_name(model._meta.db_table), model._meta.pk.column
-                    cursor.executemany(  # identifiers from model metadata, quoted; values are parameters
-                        f"UPDATE {table} SET {column} = %s "  # noqa: S608
-                        f"WHERE {connection.ops.quote_name(pk_column)} = %s AND {column} = %s",
-                        changes,
-                    )
+                    _write_batch(cursor, model, column, changes)
                     rewritten += len(changes)
         if rows:
             step.last_pk = str(rows[-1][0])
@@ -176,6 +171,25 @@ def _rotate_batch(rotation_id, step_id, model, fields, batch_size) -> KeyRotatio
         step.done = len(rows) < batch_size
         step.save(update_fields=["last_pk", "rows_done", "rows_rewritten", "done"])
         return step
+
+
+def _write_batch(cursor, model, column: str, changes: list[tuple]) -> None:
+    """Each (new envelope, pk, old envelope): set the new one where the old one still stands (compare-and-swap).
+
+    PostgreSQL gets one UPDATE ... FROM (VALUES ...) per batch: one statement instead of a thousand round trips.
+    Identifiers come from model metadata, quoted; values are parameters.
+    """
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(%s, %s, %s)"] * len(changes))
+        cursor.execute(
+            f"UPDATE {table} AS t SET {column} = v.new FROM (VALUES {values}) AS v(new, pk, old) "  # noqa: S608
+            f"WHERE t.{pk} = v.pk AND t.{column} = v.old",
+            [value for change in changes for value in change],
+        )
+    else:
+        cursor.executemany(f"UPDATE {table} SET {column} = %s WHERE {pk} = %s AND {column} = %s", changes)  # noqa: S608
 
 
 def _read_batch(model, fields, last_pk: str, batch_size: int) -> list[tuple]:
