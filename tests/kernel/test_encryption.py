@@ -115,6 +115,14 @@ def test_a_per_org_value_copied_to_another_org_does_not_decrypt(acme, globex):
         Vault.objects.get(pk=theirs.pk).private
 
 
+def test_a_per_org_value_naming_an_unknown_org_key_fails_closed(acme):
+    row = vault(acme.org, private="x")
+    for key_id in ("org.0123456789abcdef0123456789abcdef", "org.not-a-uuid"):
+        write_raw("private", row.pk, f"v1:{key_id}:" + raw("private", row.pk).split(":", 2)[2])
+        with pytest.raises(KeyUnavailable, match="does not exist"):
+            Vault.objects.get(pk=row.pk).private
+
+
 def test_tampered_or_foreign_values_fail_closed(acme):
     row = vault(acme.org)
     stored = raw("secret", row.pk)

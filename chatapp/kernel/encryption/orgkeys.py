@@ -14,6 +14,7 @@ import base64
 import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.exceptions import ValidationError
 
 from chatapp.kernel.encryption.errors import KeyUnavailable, OrgKeyDestroyed
 
@@ -59,7 +60,10 @@ def for_reading(key_id: str) -> AESGCM:
     cached = _cache.get(key_id)
     if cached and now - cached[0] < CACHE_SECONDS:
         return cached[1]
-    data_key = OrgDataKey.objects.filter(encryption_id=key_id.removeprefix(PREFIX)).first()
+    try:
+        data_key = OrgDataKey.objects.filter(encryption_id=key_id.removeprefix(PREFIX)).first()
+    except ValidationError:  # not a UUID: not one of our key ids
+        data_key = None
     if data_key is None:
         raise KeyUnavailable(f"organization data key {key_id!r} does not exist")
     cipher = _cipher(data_key)
