@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import BigIntegerField, DateTimeField, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import BigIntegerField, DateTimeField, Exists, Min, OuterRef, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -93,6 +94,9 @@ class _Access:
     # resource type -> {role id: the codes that role gives on that type}, for the roles the user holds through
     # at least one grant on a resource of that type (live or not: list filtering checks expiry in SQL).
     resource_roles: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
+    # resource type -> {role id: the subjects holding it there}: a team id, or None for the user directly. List
+    # filtering names these teams instead of resolving the user's teams and their ancestors again in SQL.
+    resource_holders: dict[str, dict[int, set[int | None]]] = field(default_factory=dict)
     # The resource grants themselves, loaded on first use (see `on_resource`).
     loaded_resources: dict[tuple[str, int], list[_Held]] | None = None
 
@@ -124,6 +128,10 @@ class _Access:
     def resource_role_ids(self, resource_type: str, code: str) -> set[int]:
         return {role_id for role_id, codes in self.resource_roles.get(resource_type, {}).items() if code in codes}
 
+    def resource_subjects(self, resource_type: str, role_ids: set[int]) -> set[int | None]:
+        holders = self.resource_holders.get(resource_type, {})
+        return {subject for role_id in role_ids for subject in holders.get(role_id, ())}
+
 
 def _role_codes(is_built_in: bool, base_role: str, stored) -> frozenset[str]:
     base = BUILT_IN_ROLE_PERMISSIONS.get(base_role, frozenset()) if base_role else frozenset()
@@ -135,21 +143,28 @@ def _for_resource(codes: frozenset[str], resource_type: str) -> frozenset[str]:
     return frozenset(code for code in codes if code in permissions and permissions[code].resource == kind)
 
 
-# Nesting is bounded so that "the user's teams and all their ancestors" is a fixed set of integer subqueries
-# inside the one grants query (no recursive CTE, no tree walk in Python); team services refuse deeper trees.
+# Nesting is bounded (team services refuse deeper trees), which also bounds the walk up the tree below.
 MAX_TEAM_DEPTH = 6
 
 
 def _through_teams(*, user: User, org: Organization, column: str = "team_id") -> Q:
-    """`column` is one of the teams whose grants reach the user: a team they belong to, or an ancestor of one."""
-    from rbac.models import TeamMember
+    """`column` is one of the teams whose grants reach the user: a team they belong to, or an ancestor of one.
 
-    mine = TeamMember.objects.filter(user=user, organization=org)
-    condition = Q()
-    for level in range(MAX_TEAM_DEPTH):
-        path = "team_id" if level == 0 else "team__" + "parent__" * (level - 1) + "parent_id"
-        condition |= Q(**{f"{column}__in": mine.values(path)})
-    return condition
+    One recursive CTE walking up from the user's teams (at most MAX_TEAM_DEPTH levels; UNION also stops a
+    corrupt cycle). It replaced six ORM subqueries, one per level, whose compilation and planning cost more
+    than the grants query itself (bench/rbac_bench.py)."""
+    # A constant statement with parameters only (nothing user-supplied is formatted in).
+    return Q(**{f"{column}__in": RawSQL(_REACHED_TEAMS_SQL, (user.pk, org.pk, MAX_TEAM_DEPTH))})  # noqa: S611
+
+
+# rbac_teammember / rbac_team: the tables of rbac.models.TeamMember and Team (every nested-team test runs this).
+_REACHED_TEAMS_SQL = (
+    "WITH RECURSIVE reach(id, depth) AS ("
+    " SELECT team_id, 1 FROM rbac_teammember WHERE user_id = %s AND organization_id = %s"
+    " UNION SELECT t.parent_id, reach.depth + 1 FROM rbac_team t JOIN reach ON t.id = reach.id"
+    " WHERE t.parent_id IS NOT NULL AND reach.depth < %s"
+    ") SELECT id FROM reach"
+)
 
 
 def team_tree(*, user: User, org: Organization) -> tuple[dict[int, int | None], dict[int, str], list[int]]:
@@ -201,7 +216,7 @@ _GRANT_COLUMNS = (
 
 def _grant_rows(*, user: User, org: Organization, resources: bool):
     """The user's grant rows (columns as _GRANT_COLUMNS). With `resources`, every grant. Without, the org-wide
-    grants plus one row per (role, resource type) held through resource grants, with id, team, resource id and
+    grants plus one row per (role, resource type, team) held through resource grants, with id, resource id and
     expiry NULL: a user may hold thousands of resource grants, and only list filtering and per-object checks
     need them, the first in SQL (`granted_resources`) and the second through `_Access.on_resource`."""
     from rbac.models import Grant
@@ -210,11 +225,19 @@ def _grant_rows(*, user: User, org: Organization, resources: bool):
     if resources:
         return grants.values_list(*_GRANT_COLUMNS)
     none_id, none_time = Cast(Value(None), BigIntegerField()), Cast(Value(None), DateTimeField())
-    by_role = (
+    # Grouped on the grant's own narrow columns first, then one grant row per group joined to its role: a
+    # DISTINCT over the joined rows sorted 5,000 wide rows (role codes included) in the bench.
+    first_of_each = (
         grants.filter(resource_id__isnull=False)
-        .annotate(no_id=none_id, no_team=none_id, no_resource=none_id, no_expiry=none_time)
-        .values_list("no_id", "no_team", *_GRANT_COLUMNS[2:7], "no_resource", "no_expiry")
-        .distinct()
+        .values("role_id", "resource_type", "team_id")
+        .annotate(first=Min("id"))
+        .values("first")
+    )
+    by_role = (
+        Grant.objects.filter(pk__in=first_of_each)
+        .order_by()
+        .annotate(no_id=none_id, no_resource=none_id, no_expiry=none_time)
+        .values_list("no_id", *_GRANT_COLUMNS[1:7], "no_resource", "no_expiry")
     )
     return grants.filter(resource_id__isnull=True).values_list(*_GRANT_COLUMNS).union(by_role, all=True)
 
@@ -234,6 +257,7 @@ def _load(*, user: User, org: Organization, membership: Membership, resources: b
     codes_of_role: dict[tuple[int, str], frozenset[str]] = {}
     on_resource = defaultdict(list)
     resource_roles = defaultdict(dict)
+    resource_holders = defaultdict(lambda: defaultdict(set))
     for (
         grant_id,
         team_id,
@@ -252,11 +276,13 @@ def _load(*, user: User, org: Organization, membership: Membership, resources: b
             )
             continue
         resource_roles[resource_type][role_id] = codes
+        resource_holders[resource_type][role_id].add(team_id)
         if resource_id is not None:
             on_resource[(resource_type, resource_id)].append(
                 _Held(role_id=role_id, codes=codes, expires_at=expires_at, grant_id=grant_id, team_id=team_id)
             )
     access.resource_roles = dict(resource_roles)
+    access.resource_holders = {kind: dict(holders) for kind, holders in resource_holders.items()}
     if resources:
         access.loaded_resources = dict(on_resource)
     return access
@@ -411,9 +437,16 @@ def granted_resources(*, user: User, org: Organization, perm: Permission | str, 
     roles = access.resource_role_ids(resource_type, code)
     if not roles:
         return Grant.objects.none().values("resource_id")
+    # The subjects holding these roles on this type were found by the load (the user's teams and ancestors
+    # resolved there), so this subquery names them: no team tree to plan again in the list query.
+    subjects = access.resource_subjects(resource_type, roles)
+    teams = sorted(subject for subject in subjects if subject is not None)
+    holder = Q(user=user) if None in subjects else Q()
+    if teams:
+        holder |= Q(team_id__in=teams)
     return (
         Grant.objects.filter(organization=org, resource_type=resource_type, role_id__in=sorted(roles))
-        .filter(_subjects(user=user, org=org))
+        .filter(holder)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .order_by()
         .values("resource_id")

@@ -16,6 +16,7 @@ from rbac.models import Grant, Team, TeamMember
 from rbac.permissions import ROLES_MANAGE
 from rbac.roles import BUILT_IN_ROLE_PERMISSIONS
 from rbac.services import has_perm, permissions_of, require_perm, visible
+from rbac.services.access import MAX_TEAM_DEPTH
 from tests.factories import ChannelFactory, MembershipFactory, UserFactory
 from tests.rbac.conftest import fresh
 
@@ -74,6 +75,22 @@ def test_team_grant_reaches_members_and_nested_teams_inherit(acme, role_factory,
     outsider = MembershipFactory(organization=acme.org).user
     TeamMember.objects.create(organization=acme.org, team=engineering, user=outsider)
     assert not has_perm(user=fresh(outsider), org=acme.org, perm=MESSAGES_DELETE_ANY)  # parents do not inherit
+
+
+def test_grants_reach_the_deepest_allowed_team(acme, role_factory, grant):
+    chain = [Team.objects.create(organization=acme.org, name="level 0")]
+    for level in range(1, MAX_TEAM_DEPTH):
+        chain.append(Team.objects.create(organization=acme.org, name=f"level {level}", parent=chain[-1]))
+    TeamMember.objects.create(organization=acme.org, team=chain[-1], user=acme.guest)
+    grant(role_factory(acme.org, "Deleters", ["messages.delete_any"]), team=chain[0])
+    grant(role_factory(acme.org, "Mods", ["channels.manage"]), team=chain[0], resource=acme.private)
+    guest = fresh(acme.guest)
+    assert has_perm(user=guest, org=acme.org, perm=MESSAGES_DELETE_ANY)
+    assert list(visible(user=guest, org=acme.org, perm=CHANNELS_MANAGE, queryset=Channel.objects.all())) == [
+        acme.private
+    ]
+    assert has_perm(user=guest, org=acme.org, perm=CHANNELS_MANAGE, obj=acme.private)
+    assert not has_perm(user=guest, org=acme.org, perm=CHANNELS_MANAGE, obj=acme.public)
 
 
 def test_resource_grant_gives_that_channel_only(acme, role_factory, grant):
