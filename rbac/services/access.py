@@ -8,12 +8,13 @@ Expired grants never count. No membership (or an inactive one): nothing at all, 
 
 What a user's checks need is loaded at most once per request and memoised on the user object (as
 `membership_of` does): the membership (1 query, 0 in the API, which seeds it); a check the base role already
-answers yes to stops there. Otherwise one query loads the org-wide grants with their roles, plus which roles the
-user holds through resource grants on each resource type (not the grants themselves: a user may hold thousands).
-That answers every check without an object, and lets `visible` filter a list with one semi-join on the grant
-table inside the list query. The resource grants themselves are loaded (one query, all of them) only when a
-check names an object; if that is the first thing asked, the single load brings everything at once. After that
-`has_perm` costs no query, whatever the number of roles, teams, grants or objects checked.
+answers yes to stops there. Otherwise one query loads the org-wide grants with their roles, the organization's
+roles with their codes, and the teams whose grants reach the user (a recursive CTE up the team tree) -- not the
+resource grants: a user may hold thousands. That answers every check without an object, and lets `visible`
+filter a list with one semi-join on the grant table (those roles, those teams) inside the list query. The
+resource grants themselves are loaded (one query, all of them) only when a check names an object; if that is
+the first thing asked, the single load brings everything at once. After that `has_perm` costs no query,
+whatever the number of roles, teams, grants or objects checked.
 """
 
 from collections import defaultdict
@@ -21,7 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import BigIntegerField, DateTimeField, Exists, Min, OuterRef, Q, QuerySet, Value
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -91,12 +102,12 @@ class _Access:
     user: User
     org: Organization
     org_wide: list[_Held] = field(default_factory=list)
-    # resource type -> {role id: the codes that role gives on that type}, for the roles the user holds through
-    # at least one grant on a resource of that type (live or not: list filtering checks expiry in SQL).
-    resource_roles: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
-    # resource type -> {role id: the subjects holding it there}: a team id, or None for the user directly. List
-    # filtering names these teams instead of resolving the user's teams and their ancestors again in SQL.
-    resource_holders: dict[str, dict[int, set[int | None]]] = field(default_factory=dict)
+    # Every role of the organization with its codes (tens of rows), so list filtering can name the roles that
+    # give a code on a resource type without loading the user's resource grants.
+    role_codes: dict[int, frozenset[str]] = field(default_factory=dict)
+    # The teams whose grants reach the user (theirs and those teams' ancestors), resolved by the same query, so
+    # the list subquery names them and the planner can use the team index.
+    team_ids: set[int] = field(default_factory=set)
     # The resource grants themselves, loaded on first use (see `on_resource`).
     loaded_resources: dict[tuple[str, int], list[_Held]] | None = None
 
@@ -115,8 +126,8 @@ class _Access:
         return frozenset(codes)
 
     def may_hold_on(self, resource_type: str, code: str) -> bool:
-        """Whether any resource grant of this type could give `code` (False: no need to load the grants)."""
-        return any(code in codes for codes in self.resource_roles.get(resource_type, {}).values())
+        """Whether any role could give `code` on this type (False: no need to load the resource grants)."""
+        return bool(self.resource_role_ids(resource_type, code))
 
     def resource_codes(self, resource_type: str, resource_id: int, now: datetime) -> frozenset[str]:
         codes: set[str] = set()
@@ -126,11 +137,10 @@ class _Access:
         return frozenset(codes)
 
     def resource_role_ids(self, resource_type: str, code: str) -> set[int]:
-        return {role_id for role_id, codes in self.resource_roles.get(resource_type, {}).items() if code in codes}
-
-    def resource_subjects(self, resource_type: str, role_ids: set[int]) -> set[int | None]:
-        holders = self.resource_holders.get(resource_type, {})
-        return {subject for role_id in role_ids for subject in holders.get(role_id, ())}
+        """The organization's roles that give `code` when granted on a resource of this type."""
+        if code not in permissions or permissions[code].resource != resource_kind(resource_type):
+            return set()
+        return {role_id for role_id, codes in self.role_codes.items() if code in codes}
 
 
 def _role_codes(is_built_in: bool, base_role: str, stored) -> frozenset[str]:
@@ -215,31 +225,37 @@ _GRANT_COLUMNS = (
 
 
 def _grant_rows(*, user: User, org: Organization, resources: bool):
-    """The user's grant rows (columns as _GRANT_COLUMNS). With `resources`, every grant. Without, the org-wide
-    grants plus one row per (role, resource type, team) held through resource grants, with id, resource id and
-    expiry NULL: a user may hold thousands of resource grants, and only list filtering and per-object checks
-    need them, the first in SQL (`granted_resources`) and the second through `_Access.on_resource`."""
-    from rbac.models import Grant
+    """One query: the user's org-wide grants (with `resources`, every grant of theirs), columns as _GRANT_COLUMNS;
+    then one row per role of the organization (grant id NULL, role columns set); then one row per team whose
+    grants reach the user (grant id and role NULL, team id set).
+
+    Resource grants are left out by default: a user may hold thousands, and only list filtering and per-object
+    checks need them, the first in SQL (`granted_resources`), the second through `_Access.on_resource`."""
+    from rbac.models import Grant, Role, Team
 
     grants = Grant.objects.filter(organization=org).filter(_subjects(user=user, org=org)).order_by()
-    if resources:
-        return grants.values_list(*_GRANT_COLUMNS)
-    none_id, none_time = Cast(Value(None), BigIntegerField()), Cast(Value(None), DateTimeField())
-    # Grouped on the grant's own narrow columns first, then one grant row per group joined to its role: a
-    # DISTINCT over the joined rows sorted 5,000 wide rows (role codes included) in the bench.
-    first_of_each = (
-        grants.filter(resource_id__isnull=False)
-        .values("role_id", "resource_type", "team_id")
-        .annotate(first=Min("id"))
-        .values("first")
-    )
-    by_role = (
-        Grant.objects.filter(pk__in=first_of_each)
+    if not resources:
+        grants = grants.filter(resource_id__isnull=True)  # the partial index rbac_grant_org_wide
+    nulls = {
+        "no_id": Cast(Value(None), BigIntegerField()),
+        "no_flag": Cast(Value(None), BooleanField()),
+        "no_text": Cast(Value(None), CharField()),
+        "no_codes": Cast(Value(None), Role._meta.get_field("permissions")),
+        "no_time": Cast(Value(None), DateTimeField()),
+    }
+    roles = (
+        Role.objects.filter(organization=org)
         .order_by()
-        .annotate(no_id=none_id, no_resource=none_id, no_expiry=none_time)
-        .values_list("no_id", *_GRANT_COLUMNS[1:7], "no_resource", "no_expiry")
+        .annotate(**nulls)
+        .values_list("no_id", "no_id", "id", "is_built_in", "base_role", "permissions", "no_text", "no_id", "no_time")
     )
-    return grants.filter(resource_id__isnull=True).values_list(*_GRANT_COLUMNS).union(by_role, all=True)
+    teams = (
+        Team.objects.filter(_through_teams(user=user, org=org, column="id"))
+        .order_by()
+        .annotate(**nulls)
+        .values_list("no_id", "id", "no_id", "no_flag", "no_text", "no_codes", "no_text", "no_id", "no_time")
+    )
+    return grants.values_list(*_GRANT_COLUMNS).union(roles, teams, all=True)
 
 
 def _codes_of(cache: dict, role_id: int, is_built_in: bool, base_role: str, stored, resource_type: str):
@@ -256,8 +272,6 @@ def _load(*, user: User, org: Organization, membership: Membership, resources: b
     )
     codes_of_role: dict[tuple[int, str], frozenset[str]] = {}
     on_resource = defaultdict(list)
-    resource_roles = defaultdict(dict)
-    resource_holders = defaultdict(lambda: defaultdict(set))
     for (
         grant_id,
         team_id,
@@ -269,20 +283,18 @@ def _load(*, user: User, org: Organization, membership: Membership, resources: b
         resource_id,
         expires_at,
     ) in _grant_rows(user=user, org=org, resources=resources):
-        codes = _codes_of(codes_of_role, role_id, is_built_in, base_role, stored, resource_type)
-        if not resource_type:
-            access.org_wide.append(
-                _Held(role_id=role_id, codes=codes, expires_at=expires_at, grant_id=grant_id, team_id=team_id)
-            )
+        if grant_id is None and role_id is None:  # a team row
+            access.team_ids.add(team_id)
             continue
-        resource_roles[resource_type][role_id] = codes
-        resource_holders[resource_type][role_id].add(team_id)
-        if resource_id is not None:
-            on_resource[(resource_type, resource_id)].append(
-                _Held(role_id=role_id, codes=codes, expires_at=expires_at, grant_id=grant_id, team_id=team_id)
-            )
-    access.resource_roles = dict(resource_roles)
-    access.resource_holders = {kind: dict(holders) for kind, holders in resource_holders.items()}
+        if grant_id is None:  # a role row
+            access.role_codes[role_id] = _role_codes(is_built_in, base_role, stored)
+            continue
+        codes = _codes_of(codes_of_role, role_id, is_built_in, base_role, stored, resource_type)
+        held = _Held(role_id=role_id, codes=codes, expires_at=expires_at, grant_id=grant_id, team_id=team_id)
+        if resource_id is None:
+            access.org_wide.append(held)
+        else:
+            on_resource[(resource_type, resource_id)].append(held)
     if resources:
         access.loaded_resources = dict(on_resource)
     return access
@@ -348,7 +360,7 @@ def permissions_of(
         return frozenset()
     now = now or timezone.now()
     codes = access.org_codes(now)
-    if resource is not None and resource[0] in access.resource_roles:
+    if resource is not None:
         codes |= access.resource_codes(*resource, now)
     return codes
 
@@ -384,7 +396,7 @@ def has_perm(*, user: User, org: Organization, perm: Permission | str, obj=None,
     now = now or timezone.now()
     if code in access.org_codes(now):
         return True
-    # No role held on this resource type gives the code: answered without loading the resource grants.
+    # No role of the organization gives the code on this resource type: answered without the resource grants.
     return (
         resource is not None and access.may_hold_on(resource[0], code) and code in access.resource_codes(*resource, now)
     )
@@ -437,16 +449,10 @@ def granted_resources(*, user: User, org: Organization, perm: Permission | str, 
     roles = access.resource_role_ids(resource_type, code)
     if not roles:
         return Grant.objects.none().values("resource_id")
-    # The subjects holding these roles on this type were found by the load (the user's teams and ancestors
-    # resolved there), so this subquery names them: no team tree to plan again in the list query.
-    subjects = access.resource_subjects(resource_type, roles)
-    teams = sorted(subject for subject in subjects if subject is not None)
-    holder = Q(user=user) if None in subjects else Q()
-    if teams:
-        holder |= Q(team_id__in=teams)
+    holders = Q(user=user) | Q(team_id__in=sorted(access.team_ids)) if access.team_ids else Q(user=user)
     return (
         Grant.objects.filter(organization=org, resource_type=resource_type, role_id__in=sorted(roles))
-        .filter(holder)
+        .filter(holders)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .order_by()
         .values("resource_id")

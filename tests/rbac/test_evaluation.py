@@ -240,7 +240,7 @@ def test_memo_loads_resource_grants_only_for_object_checks(acme, role_factory, g
     with CaptureQueriesContext(connection) as captured:
         assert has_perm(user=member, org=acme.org, perm="members.invite")
         page = list(visible(user=member, org=acme.org, perm=CHANNELS_MANAGE, queryset=Channel.objects.all())[:50])
-        # No role held on channels gives messages.delete_any: answered without loading the grants.
+        # No role of the organization gives messages.delete_any: answered without loading the grants.
         assert not any(has_perm(user=member, org=acme.org, perm=MESSAGES_DELETE_ANY, obj=c) for c in page)
     assert [query["sql"] for query in captured if "rbac_grant" in query["sql"]] and len(captured) == 3
     with CaptureQueriesContext(connection) as captured:
