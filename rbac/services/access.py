@@ -28,9 +28,12 @@ from django.db.models import (
     CharField,
     DateTimeField,
     Exists,
+    F,
+    Lookup,
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
 )
 from django.db.models.expressions import RawSQL
@@ -410,6 +413,30 @@ def require_perm(
         raise PermissionDenied(f"You need the '{_key(perm)}' permission to do this.")
 
 
+class IdIn(Lookup):
+    """`field IN (subquery)`; on PostgreSQL `field = ANY(ARRAY(subquery))`, which the planner uses as an index
+    condition on the primary key: the page is then fetched from the granted ids (a few thousand index probes)
+    instead of walking the newest rows and probing a hashed subquery, which at 1,000,000 channels with the grants
+    on older ones walked 900,000 rows (1.1 s, bench/rbac_bench.py). Use it as `queryset.filter(IdIn(F("pk"), qs))`.
+    """
+
+    lookup_name = "rbac_id_in"
+    prepare_rhs = False
+
+    def _sides(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = compiler.compile(Subquery(self.rhs))
+        return lhs, rhs, (*lhs_params, *rhs_params)
+
+    def as_sql(self, compiler, connection):
+        lhs, rhs, params = self._sides(compiler, connection)
+        return f"{lhs} IN {rhs}", params
+
+    def as_postgresql(self, compiler, connection):
+        lhs, rhs, params = self._sides(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", params
+
+
 def visible(*, user: User, org: Organization, perm: Permission | str, queryset: QuerySet, now=None) -> QuerySet:
     """The rows of `queryset` (a grantable resource's model) on which the user holds `perm`.
 
@@ -419,7 +446,7 @@ def visible(*, user: User, org: Organization, perm: Permission | str, queryset: 
     """
     queryset = queryset.filter(organization=org)
     granted = granted_resources(user=user, org=org, perm=perm, model=queryset.model, now=now)
-    return queryset if granted is None else queryset.filter(pk__in=granted)
+    return queryset if granted is None else queryset.filter(IdIn(F("pk"), granted))
 
 
 def granted_resources(*, user: User, org: Organization, perm: Permission | str, model, now=None) -> QuerySet | None:
@@ -437,7 +464,7 @@ def granted_resources(*, user: User, org: Organization, perm: Permission | str, 
         return None
     membership = membership_of(user=user, org=org)
     if membership is None:
-        return Grant.objects.none().values("resource_id")
+        return Grant.objects.none().order_by().values("resource_id")
     code = _key(perm)
     if code in BUILT_IN_ROLE_PERMISSIONS.get(membership.role, ()):
         return None
@@ -448,7 +475,7 @@ def granted_resources(*, user: User, org: Organization, perm: Permission | str, 
     resource_type = resource_type_of(model)
     roles = access.resource_role_ids(resource_type, code)
     if not roles:
-        return Grant.objects.none().values("resource_id")
+        return Grant.objects.none().order_by().values("resource_id")
     holders = Q(user=user) | Q(team_id__in=sorted(access.team_ids)) if access.team_ids else Q(user=user)
     return (
         Grant.objects.filter(organization=org, resource_type=resource_type, role_id__in=sorted(roles))
