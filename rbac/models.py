@@ -163,6 +163,8 @@ class Grant(TenantModel):
             # visible(): EXISTS (grant on this resource for this user or one of these teams)
             models.Index(fields=["resource_type", "resource_id", "role"], name="rbac_grant_resource"),
             models.Index(fields=["organization", "user"], name="rbac_grant_org_user"),
+            # The per-request load reads only org-wide grants (resource grants stay in SQL: see access.py).
+            models.Index(fields=["organization"], name="rbac_grant_org_wide", condition=Q(resource_id__isnull=True)),
             models.Index(fields=["expires_at"], name="rbac_grant_expires", condition=Q(expires_at__isnull=False)),
         ]
 

@@ -91,6 +91,7 @@ def permission_explain(
     if permission not in permissions:
         raise ValidationError({"permission": ["Unknown permission code."]})
     now = now or timezone.now()
+    loaded_access(user=user, org=org)  # first, so that one query loads the grants, resource grants included
     allowed = permission in permissions_of(user=user, org=org, resource=resource, now=now)
     if user.is_superuser:
         return Explanation(True, user, permission, resource, "Platform superuser: holds every permission.", [])

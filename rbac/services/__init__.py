@@ -9,6 +9,7 @@ from rbac.services._common import require_held
 from rbac.services.access import (
     forget_access,
     granted_ids,
+    granted_resources,
     has_perm,
     membership_of,
     permissions_of,
@@ -22,6 +23,7 @@ from rbac.services.access import (
 __all__ = [
     "forget_access",
     "granted_ids",
+    "granted_resources",
     "has_perm",
     "membership_of",
     "permissions_of",

@@ -3,6 +3,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chatapp.chat.models import Channel, ChannelMember
+from rbac.models import Grant, Role, Team, TeamMember
 from tests.factories import ChannelFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +168,25 @@ def test_channel_list_query_count_is_constant(acme, client_for):
         MembershipFactory(organization=acme.org)
         channel.memberships.create(organization=acme.org, user=acme.owner)
     assert count() == before
+
+
+def test_guest_list_through_resource_grants_keeps_its_query_count(acme, client_for):
+    """A guest sees private channels granted to their teams; more grants and teams cost no extra query."""
+    viewers = Role.objects.create(organization=acme.org, name="Viewers", permissions=["channels.view_private"])
+    client = client_for(acme.guest)
+    granted, counts = set(), []
+    for teams in (1, 12):
+        for index in range(teams):
+            team = Team.objects.create(organization=acme.org, name=f"g{teams}-{index}")
+            TeamMember.objects.create(organization=acme.org, team=team, user=acme.guest)
+            channel = ChannelFactory(organization=acme.org, name=f"granted-{teams}-{index}", is_private=True)
+            Grant.objects.create(
+                organization=acme.org, role=viewers, team=team, resource_type="chat.channel", resource_id=channel.pk
+            )
+            granted.add(channel.pk)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url(acme), {"page_size": 200})
+        assert response.status_code == 200
+        assert {item["id"] for item in response.json()["results"]} == granted  # not acme.private
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
