@@ -1,4 +1,5 @@
-"""Streaming export of audit events as CSV or JSON Lines: rows go out as they are read, never all in memory."""
+"""Streaming export of audit events as CSV, JSON Lines or OCSF (JSON Lines of OCSF events, audit/ocsf.py): rows go
+out as they are read, never all in memory."""
 
 import csv
 import io
@@ -8,7 +9,8 @@ from collections.abc import Iterator
 from audit.chain import SEALED_FIELDS
 
 EXPORT_FIELDS = ("id", *SEALED_FIELDS, "hash")
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson", "ocsf": "application/x-ndjson"}
+FILE_SUFFIXES = {"csv": "csv", "jsonl": "jsonl", "ocsf": "ocsf.jsonl"}
 
 
 def _jsonable(row: dict) -> dict:
@@ -16,8 +18,15 @@ def _jsonable(row: dict) -> dict:
 
 
 def export_lines(rows, kind: str) -> Iterator[str]:
-    """Rows (dicts of EXPORT_FIELDS) as CSV (with a header) or JSON Lines. Every sealed field and the hash are
-    included, so an export can be verified offline against the chain."""
+    """Rows (dicts of EXPORT_FIELDS) as CSV (with a header), JSON Lines or OCSF events. Every sealed field and the
+    hash are included (in OCSF, under `unmapped` where OCSF has no field), so CSV and JSON Lines exports can be
+    verified offline against the chain."""
+    if kind == "ocsf":
+        from audit.ocsf import ocsf_event
+
+        for row in rows:
+            yield json.dumps(ocsf_event(row), sort_keys=True, ensure_ascii=False, default=str) + "\n"
+        return
     if kind == "jsonl":
         for row in rows:
             yield json.dumps(_jsonable(row), sort_keys=True, ensure_ascii=False) + "\n"

@@ -38,6 +38,7 @@ def test_filters(acme, history, client_for):
     assert [e["event"] for e in by_actor] == ["channel.updated"]
     by_target = client.get(events_url(acme), {"target_type": "chat.channel", "target_id": history.pk}).json()
     assert len(by_target["results"]) == 2
+    assert client.get(events_url(acme), {"event": "nothing."}).json()["results"] == []
     assert client.get(events_url(acme), {"category": "nonsense"}).status_code == 400
 
 

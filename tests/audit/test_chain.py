@@ -206,3 +206,19 @@ def test_concurrent_writers_make_one_unbroken_chain(allow_audit_flush):
     sequences = list(AuditEvent.objects.filter(chain=org.pk).order_by("sequence").values_list("sequence", flat=True))
     assert sequences == list(range(1, 61))  # 4 writers x 15 channels, no gap, no duplicate
     assert audit_verify(org=org).ok
+
+
+@pytest.mark.parametrize("instant", ["2026-03-01T09:00:00+00:00", "2026-03-01T09:00:00.000001+00:00"])
+def test_verify_reads_back_exactly_what_was_sealed(acme, bypass_triggers, instant):
+    # audit_verify reads occurred_at and the JSON columns in their own form on PostgreSQL (not through the ORM):
+    # whole seconds, unicode, nested and numeric JSON must serialize to the sealed bytes, and a JSON edit must not.
+    import time_machine
+
+    metadata = {"zeta": [1, 2.5, None, True], "émoji": "✓ ünïcode", "nested": {"b": {"y": 1, "x": 0}, "a": []}}
+    with time_machine.travel(instant, tick=False), transaction.atomic():
+        audit_record(org=acme.org, event="channel.updated", actor=acme.owner, metadata=metadata,
+                     changes={"topic": ["", "Ünïcode"]})  # fmt: skip
+        audit_record(org=acme.org, event="channel.updated", actor=acme.owner, metadata={"n": 10**15})
+    assert audit_verify(org=acme.org).as_dict()["status"] == "ok"
+    AuditEvent.objects.filter(chain=acme.org.pk, sequence=1).update(metadata={**metadata, "zeta": [1, 2.5]})
+    assert audit_verify(org=acme.org).first_broken_sequence == 1
