@@ -32,7 +32,7 @@ class RemoveIndex(OnPostgresConcurrently, RemoveIndexConcurrently):
 
 class Migration(migrations.Migration):
     atomic = False
-    dependencies = [("audit", "0006_stream_schedule")]
+    dependencies = [("audit", "0007_encrypt_stream_secret")]
     operations = [
         AddIndex("auditevent", models.Index(fields=["organization", "event_name", "id"], name="audit_org_event_id")),
         AddIndex("auditevent", models.Index(fields=["organization", "category", "id"], name="audit_org_category_id")),
