@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from audit import context as audit_context
@@ -56,3 +57,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if header and header[0].lower() == self.keyword.encode():
             return 'Bearer realm="chatapp", error="invalid_token"'
         return 'Session realm="chatapp", Bearer realm="chatapp"'
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Describes API key authentication in the OpenAPI schema (an HTTP bearer scheme)."""
+
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key: `Authorization: Bearer cak_…` (personal) or `cas_…` (service account).",
+        }

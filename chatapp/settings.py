@@ -327,6 +327,7 @@ SPECTACULAR_SETTINGS = {
         "MembershipRoleEnum": "accounts.models.Membership.Role",
         "AccessReviewStatusEnum": "rbac.models.AccessReview.Status",
         "StreamKindEnum": "audit.models.StreamKind",
+        "ApiKeyKindEnum": "accounts.models.ApiKey.Kind",
     },
 }
 

@@ -28,6 +28,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "chat.example.com",
     "AUDIT_HMAC_KEYS": "k1=" + "a" * 40,
     "AUDIT_SIGNING_KEYS": "s1=" + "A" * 43 + "=",  # base64 of 32 bytes
+    "API_KEY_HMAC_KEY": "h" * 40,
 }
 
 
@@ -90,6 +91,8 @@ def test_email_url(tmp_path):
         ({"AUDIT_HMAC_KEYS": "k1=short"}, "AUDIT_HMAC_KEYS entries look like"),
         ({**PRODUCTION, "AUDIT_SIGNING_KEYS": ""}, "AUDIT_SIGNING_KEYS is required"),
         ({"AUDIT_SIGNING_KEYS": "s1=bm90LTMyLWJ5dGVz"}, "AUDIT_SIGNING_KEYS entries look like"),
+        ({**PRODUCTION, "API_KEY_HMAC_KEY": ""}, "API_KEY_HMAC_KEY is required"),
+        ({"API_KEY_HMAC_KEY": "short"}, "API_KEY_HMAC_KEY must be at least 32"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be"),
         ({"CHATAPP_ENV": "staging"}, "CHATAPP_ENV must be"),
     ],
