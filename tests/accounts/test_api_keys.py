@@ -130,6 +130,17 @@ def test_deactivated_membership_is_401_and_revokes_the_orgs_keys(acme):
     assert created.key.revoked_at is not None and created.key.revoked_reason == "membership deactivated"
 
 
+def test_membership_or_organization_ended_outside_the_service_still_stops_org_routes(acme):
+    # Not the write path (member_update revokes the keys), but org routes re-check the membership anyway.
+    created = new_key(acme, acme.member)
+    Membership.objects.filter(organization=acme.org, user=acme.member).update(is_active=False)
+    assert bearer(created.secret).get(CHANNELS).status_code == 404
+    Membership.objects.filter(organization=acme.org, user=acme.member).update(is_active=True)
+    acme.org.is_active = False
+    acme.org.save()
+    assert bearer(created.secret).get(CHANNELS).status_code == 404
+
+
 @pytest.mark.parametrize(
     "header",
     ["Bearer", "Bearer a b", "Bearer cak_short", "Bearer " + "cak_" + "A" * 49, "Bearer cak_\u00e9\u00e9"],
