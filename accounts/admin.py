@@ -4,7 +4,7 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import Count, Q
 
 from accounts import services
-from accounts.models import Membership, Organization, User
+from accounts.models import ApiKey, Membership, Organization, ServiceAccount, User, UserSession
 from chatapp.kernel.admin import ServiceAdminMixin
 
 
@@ -54,6 +54,22 @@ class UserAdmin(DjangoUserAdmin):
     def organization_count(self, obj):
         return obj.organization_total
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # A deactivated user's sessions and keys end now, not when they are next looked at.
+            services.credentials_revoke_all(user=obj, reason="user deactivated", actor=request.user)
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # the form was valid and the password set
+            user = self.get_object(request, id)
+            keep = request.session.session_key if user.pk == request.user.pk else None
+            services.credentials_revoke_all(
+                user=user, reason="password changed", actor=request.user, keep_session_key=keep
+            )
+        return response
+
 
 UserCreationForm.Meta.model = User
 UserCreationForm.Meta.fields = ["email", "full_name"]
@@ -67,6 +83,13 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     readonly_fields = ["created"]
     prepopulated_fields = {"slug": ["name"]}
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_active", "created"]}),
+        (
+            "Credential policy",
+            {"fields": ["api_key_max_lifetime_days", "session_idle_timeout_minutes", "session_max_lifetime_hours"]},
+        ),
+    ]
 
     def get_queryset(self, request):
         return (
@@ -125,3 +148,86 @@ class MembershipAdmin(ServiceAdminMixin, admin.ModelAdmin):
             for membership in queryset.select_related("organization")
         )
         self.message_user(request, f"Deactivated {done} membership(s).")
+
+
+@admin.register(ServiceAccount)
+class ServiceAccountAdmin(admin.ModelAdmin):
+    """Read-only here: service accounts are created through the API or `create_api_key --service`."""
+
+    list_display = ["name", "organization", "user", "created_by", "created_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "organization__slug"]
+    list_select_related = ["organization", "user", "created_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Keys are listed and revoked here; they are created through the API or `manage.py create_api_key`, which
+    show the secret once. The secret is not stored, so nothing here can show it."""
+
+    list_display = ["name", "prefix", "kind", "owner", "organization", "scope_list", "write", "last_used_at",
+                    "last_used_ip", "expires_at", "revoked_at"]  # fmt: skip
+    list_filter = ["kind", "write", "organization", "revoked_at", "expires_at"]
+    search_fields = ["name", "prefix", "owner__email", "organization__slug"]
+    list_select_related = ["owner", "organization"]
+    show_full_result_count = False
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in ApiKey._meta.fields if field.name != "digest"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: a deleted key would leave its audit trail pointing at nothing
+
+    @admin.display(description="Scopes")
+    def scope_list(self, obj):
+        return ", ".join(obj.scopes)
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke(self, request, queryset):
+        done = sum(
+            self.run_action(
+                request,
+                services.api_key_revoke,
+                actor=request.user,
+                org=key.organization,
+                key=key,
+                reason="revoked in the admin",
+            )
+            for key in queryset.select_related("organization")
+        )
+        self.message_user(request, f"Revoked {done} key(s).")
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "user_agent", "ip", "created_at", "last_activity"]
+    search_fields = ["user__email", "ip"]
+    list_select_related = ["user"]
+    exclude = ["session_key"]  # the key is the session's bearer credential
+    readonly_fields = ["user", "user_agent", "ip", "created_at", "last_activity"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="End the selected sessions")
+    def revoke(self, request, queryset):
+        done = sum(
+            self.run_action(request, services.session_revoke, actor=request.user, session=row)
+            for row in queryset.select_related("user")
+        )
+        self.message_user(request, f"Ended {done} session(s).")

@@ -7,3 +7,25 @@ MEMBER_UPDATED = declare(303, "member.updated", Category.DATA_CHANGE, "{actor} c
 LOGIN_SUCCEEDED = declare(310, "auth.login", Category.SECURITY, "{actor} logged in")
 LOGIN_FAILED = declare(311, "auth.login_failed", Category.SECURITY, "a login as {actor} failed")
 LOGGED_OUT = declare(312, "auth.logout", Category.SECURITY, "{actor} logged out")
+
+# API keys and sessions (340-359). Secrets never appear in these events: targets name a key by its prefix.
+API_KEY_CREATED = declare(340, "api_key.created", Category.SECURITY, "{actor} created API key {target}")
+API_KEY_FIRST_USED = declare(
+    341, "api_key.first_used", Category.SECURITY, "API key {target} was used for the first time"
+)
+API_KEY_ROTATED = declare(342, "api_key.rotated", Category.SECURITY, "{actor} rotated API key {target}")
+API_KEY_REVOKED = declare(343, "api_key.revoked", Category.SECURITY, "{actor} revoked API key {target}")
+API_KEY_EXPIRED_REFUSED = declare(
+    344, "api_key.expired_use_refused", Category.SECURITY, "a request with expired API key {target} was refused"
+)
+API_KEY_IP_REFUSED = declare(
+    345, "api_key.ip_refused", Category.SECURITY, "API key {target} was refused: address not allowed"
+)
+SERVICE_ACCOUNT_CREATED = declare(
+    346, "service_account.created", Category.SECURITY, "{actor} created service account {target}"
+)
+SESSION_REVOKED = declare(350, "session.revoked", Category.SECURITY, "{actor} revoked a session of {target}")
+SESSION_EXPIRED = declare(351, "session.expired", Category.SECURITY, "a session of {target} ended by policy")
+CREDENTIALS_REVOKED = declare(
+    352, "credentials.revoked_all", Category.SECURITY, "{actor} revoked every session and API key of {target}"
+)

@@ -14,6 +14,9 @@ def membership_for_slug(*, user: User, org_slug: str) -> Membership | None:
         .filter(user=user, is_active=True, organization__slug=org_slug, organization__is_active=True)
         .first()
     )
+    key_org_id = getattr(user, "api_key_org_id", None)
+    if membership is not None and key_org_id is not None and membership.organization_id != key_org_id:
+        return None  # an API key works in its own organization only; others look like they do not exist
     if membership is not None:
         membership.user = user  # the request's user object, so memos on it are shared
     return membership

@@ -72,6 +72,29 @@ def _audit_hmac_keys() -> dict[str, str]:
 AUDIT_HMAC_KEYS = _audit_hmac_keys()
 
 
+def _api_key_hmac_key() -> str:
+    """API_KEY_HMAC_KEY: the server key API keys are stored under (HMAC-SHA256; docs/security.md, "API keys").
+
+    Changing it invalidates every API key. Development generates one in var/.
+    """
+    if key := env.str("API_KEY_HMAC_KEY", default=""):
+        if len(key) < 32:
+            raise ImproperlyConfigured("API_KEY_HMAC_KEY must be at least 32 characters")
+        return key
+    if PRODUCTION:
+        raise ImproperlyConfigured("API_KEY_HMAC_KEY is required when CHATAPP_ENV=production")
+    key_file = VAR_DIR / "api_key_hmac_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+API_KEY_HMAC_KEY = _api_key_hmac_key()
+# Owners are e-mailed this many days before a key expires (daily beat task accounts.api_keys_warn_expiring).
+API_KEY_EXPIRY_WARNING_DAYS = env.int("API_KEY_EXPIRY_WARNING_DAYS", default=7)
+
+
 def _audit_signing_keys() -> dict[str, str]:
     """AUDIT_SIGNING_KEYS="k1=<base64 of a 32-byte Ed25519 seed>": signs audit checkpoints (first key signs)."""
     import base64
@@ -183,6 +206,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionActivityMiddleware",
     "audit.context.AuditContextMiddleware",
     "audit.api_requests.ApiRequestAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -366,7 +390,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1
 
 # --- REST framework -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["chatapp.kernel.authentication.SessionAuthentication"],
+    # API keys first: its WWW-Authenticate (Bearer) is the one a 401 carries.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
+        "chatapp.kernel.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -408,6 +436,7 @@ SPECTACULAR_SETTINGS = {
         "MembershipRoleEnum": "accounts.models.Membership.Role",
         "AccessReviewStatusEnum": "rbac.models.AccessReview.Status",
         "StreamKindEnum": "audit.models.StreamKind",
+        "ApiKeyKindEnum": "accounts.models.ApiKey.Kind",
     },
 }
 

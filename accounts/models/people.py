@@ -2,7 +2,7 @@
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -70,6 +70,25 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     created = models.DateTimeField(default=timezone.now, editable=False)
     is_active = models.BooleanField(default=True, help_text="A suspended organization's members cannot reach its data.")
+    # Credential policy (docs/security.md, "API keys" and "Sessions"). Session limits are enforced for a user by
+    # the strictest value among all their active organizations; empty means "no limit from this organization".
+    api_key_max_lifetime_days = models.PositiveIntegerField(
+        default=365,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="No API key of this organization may live longer than this many days.",
+    )
+    session_idle_timeout_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5), MaxValueValidator(60 * 24 * 30)],
+        help_text="Members' sessions end after this many minutes without a request (empty: no idle limit).",
+    )
+    session_max_lifetime_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 90)],
+        help_text="Members' sessions end this many hours after login, active or not (empty: no limit).",
+    )
 
     class Meta:
         ordering = ["name"]

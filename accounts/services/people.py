@@ -103,4 +103,10 @@ def member_update(
         audit_record(
             org=org, event=events.MEMBER_UPDATED, actor=actor, target=membership.user, changes=diff(before, after)
         )
+    if before["is_active"] and not membership.is_active:
+        # Their keys for this organization stop with the membership (they would be refused anyway; revoking
+        # makes it visible and permanent should the membership come back).
+        from accounts.services.api_keys import api_keys_revoke_for_member
+
+        api_keys_revoke_for_member(actor=actor, org=org, user=membership.user, reason="membership deactivated")
     return membership

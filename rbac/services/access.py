@@ -47,6 +47,28 @@ from rbac.roles import BUILT_IN_ROLE_PERMISSIONS
 
 _MEMBERSHIP_MEMO = "_membership_cache"
 _ACCESS_MEMO = "_rbac_access_cache"
+_CEILING_MEMO = "_rbac_credential_ceiling"
+
+
+def limit_to(user: User, *, org_id: int, codes) -> None:
+    """Cap what `user` may do for the rest of this request: only `codes`, only in organization `org_id`.
+
+    Set by API key authentication on the request's (fresh) user object, so a key never does more than its
+    scopes, intersected with whatever its owner holds now, and nothing outside its organization.
+    """
+    user.__dict__[_CEILING_MEMO] = (org_id, frozenset(codes))
+
+
+def _within_ceiling(user: User, org: Organization, code: str) -> bool:
+    ceiling = user.__dict__.get(_CEILING_MEMO)
+    return ceiling is None or (ceiling[0] == org.pk and code in ceiling[1])
+
+
+def _cap(user: User, org: Organization, codes: frozenset[str]) -> frozenset[str]:
+    ceiling = user.__dict__.get(_CEILING_MEMO)
+    if ceiling is None:
+        return codes
+    return codes & ceiling[1] if ceiling[0] == org.pk else frozenset()
 
 
 def membership_of(*, user: User, org: Organization) -> Membership | None:
@@ -356,7 +378,7 @@ def permissions_of(
     """Every code the user holds in the organization, plus those on `obj` (or on `resource`, a
     (resource_type, id) pair of this organization) if given. Superusers hold every code."""
     if user.is_superuser:
-        return frozenset(permission.key for permission in permissions)
+        return _cap(user, org, frozenset(permission.key for permission in permissions))
     resource = resource or _resource_of(obj, org)
     access = _access(user=user, org=org, resources=resource is not None)
     if access is None:
@@ -365,7 +387,7 @@ def permissions_of(
     codes = access.org_codes(now)
     if resource is not None:
         codes |= access.resource_codes(*resource, now)
-    return codes
+    return _cap(user, org, codes)
 
 
 def resource_grants_of(
@@ -378,12 +400,15 @@ def resource_grants_of(
     if access is None:
         return {}
     now = now or timezone.now()
-    found = {key: access.resource_codes(*key, now) for key in access.on_resource}
+    found = {key: _cap(user, org, access.resource_codes(*key, now)) for key in access.on_resource}
     return {key: codes for key, codes in found.items() if codes}
 
 
 def has_perm(*, user: User, org: Organization, perm: Permission | str, obj=None, now: datetime | None = None) -> bool:
     """Whether the user may use `perm` in the organization, or on `obj` (a resource of that organization)."""
+    code = _key(perm)
+    if not _within_ceiling(user, org, code):
+        return False  # an API key's scopes (limit_to) cap everything below, superusers included
     # Platform superusers operate the instance from the Django admin and pass every check there; the API
     # still requires a membership to reach an organization at all.
     if user.is_superuser:
@@ -391,7 +416,6 @@ def has_perm(*, user: User, org: Organization, perm: Permission | str, obj=None,
     membership = membership_of(user=user, org=org)
     if membership is None:
         return False
-    code = _key(perm)
     if code in BUILT_IN_ROLE_PERMISSIONS.get(membership.role, ()):
         return True  # the common case costs no query: grants only ever add to the base role
     resource = _resource_of(obj, org)
@@ -460,12 +484,14 @@ def granted_resources(*, user: User, org: Organization, perm: Permission | str, 
     """
     from rbac.models import Grant
 
+    code = _key(perm)
+    if not _within_ceiling(user, org, code):
+        return Grant.objects.none().order_by().values("resource_id")  # outside an API key's scopes: no row
     if user.is_superuser:
         return None
     membership = membership_of(user=user, org=org)
     if membership is None:
         return Grant.objects.none().order_by().values("resource_id")
-    code = _key(perm)
     if code in BUILT_IN_ROLE_PERMISSIONS.get(membership.role, ()):
         return None
     access = _access(user=user, org=org)

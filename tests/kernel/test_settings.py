@@ -33,6 +33,7 @@ PRODUCTION = {
     "AUDIT_HMAC_KEYS": "k1=" + "a" * 40,
     "AUDIT_SIGNING_KEYS": "s1=" + "A" * 43 + "=",  # base64 of 32 bytes
     "FIELD_ENCRYPTION_KEYS": "f1=" + "B" * 43 + "=",  # base64 of 32 bytes
+    "API_KEY_HMAC_KEY": "h" * 40,
 }
 
 
@@ -148,6 +149,8 @@ def test_email_url(tmp_path):
         ({**PRODUCTION, "CELERY_BROKER_URL": "redis://mq.internal:6379/0"}, "must be rediss://"),
         ({"REDIS_SSL_CERT_REQS": "maybe"}, "REDIS_SSL_CERT_REQS must be"),
         ({**PRODUCTION, "EMAIL_URL": "smtp://mail.internal:25"}, "EMAIL_URL must be smtp+tls:// or smtp+ssl://"),
+        ({**PRODUCTION, "API_KEY_HMAC_KEY": ""}, "API_KEY_HMAC_KEY is required"),
+        ({"API_KEY_HMAC_KEY": "short"}, "API_KEY_HMAC_KEY must be at least 32"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be"),
         ({"CHATAPP_ENV": "staging"}, "CHATAPP_ENV must be"),
     ],

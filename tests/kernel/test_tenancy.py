@@ -8,6 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver
 from django.utils import timezone
 
+from accounts.models import ApiKey
+from accounts.services import api_key_create
 from chatapp.kernel.api import OrgScopedViewSet
 from rbac.models import AccessReview, Grant, Role, Team, TeamMember
 from tests.factories import ChannelFactory, MembershipFactory, MessageFactory
@@ -54,8 +56,10 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
     role = Role.objects.create(organization=globex.org, name="globex role", permissions=["channels.view"])
     grant = Grant.objects.create(organization=globex.org, role=role, user=globex.member)
     review = AccessReview.objects.create(organization=globex.org, name="globex review", due_at=timezone.now())
+    api_key = api_key_create(actor=globex.member, org=globex.org, name="globex key", scopes=["channels.view"]).key
     pk_by_route = {"rbac/reviews/": review.pk, "messages/": foreign_message.pk, "rbac/roles/": role.pk,
-                   "rbac/teams/": team.pk, "rbac/grants/": grant.pk, "channels/": globex.public.pk}  # fmt: skip
+                   "rbac/teams/": team.pk, "rbac/grants/": grant.pk, "channels/": globex.public.pk,
+                   "api-keys/": api_key.pk}  # fmt: skip
     pk = next((value for prefix, value in pk_by_route.items() if f"<slug:org_slug>/{prefix}" in route), None)
     ids = {
         "pk": pk,
@@ -89,6 +93,8 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
     globex.public.refresh_from_db()
     assert foreign_message.deleted is None and not globex.public.is_archived
     assert Grant.objects.filter(pk=grant.pk).exists() and TeamMember.objects.filter(team=team).count() == 1
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is None and not ApiKey.objects.filter(rotated_from=api_key).exists()
 
 
 LISTS = [
