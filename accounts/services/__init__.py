@@ -1,11 +1,23 @@
 """accounts' writes, one module per subject; everything is importable from accounts.services."""
 
+from accounts.services.invitations import invitation_accept, invitation_create, invitation_revoke
 from accounts.services.people import (
     MEMBERSHIP_AUDITED_FIELDS,
+    email_mark_verified,
     member_add,
     member_update,
     organization_create,
     user_create,
 )
 
-__all__ = ["MEMBERSHIP_AUDITED_FIELDS", "member_add", "member_update", "organization_create", "user_create"]
+__all__ = [
+    "MEMBERSHIP_AUDITED_FIELDS",
+    "email_mark_verified",
+    "invitation_accept",
+    "invitation_create",
+    "invitation_revoke",
+    "member_add",
+    "member_update",
+    "organization_create",
+    "user_create",
+]

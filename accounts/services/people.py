@@ -104,3 +104,13 @@ def member_update(
             org=org, event=events.MEMBER_UPDATED, actor=actor, target=membership.user, changes=diff(before, after)
         )
     return membership
+
+
+def email_mark_verified(*, user: User) -> None:
+    """Record the user's address as verified (an invitation link, an identity provider or an operator vouched
+    for it), so that allauth's mandatory verification does not ask again."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email.lower(), defaults={"verified": True, "primary": True}
+    )
