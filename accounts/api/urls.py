@@ -1,9 +1,34 @@
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import auth, mfa, views
+
+org = "orgs/<slug:org_slug>/"
 
 urlpatterns = [
     path("me", views.MeView.as_view(), name="me"),
-    path("auth/session", views.SessionView.as_view(), name="auth-session"),
-    path("orgs/<slug:org_slug>/members/", views.MemberViewSet.as_view({"get": "list"}), name="member-list"),
+    path("me/mfa", mfa.MyMfaView.as_view(), name="me-mfa"),
+    path("me/mfa/totp", mfa.MyTotpView.as_view(), name="me-mfa-totp"),
+    path("me/mfa/totp/confirm", mfa.MyTotpConfirmView.as_view(), name="me-mfa-totp-confirm"),
+    path("me/mfa/recovery-codes", mfa.MyRecoveryCodesView.as_view(), name="me-mfa-recovery-codes"),
+    path("me/mfa/devices/<str:kind>/<int:pk>", mfa.MyDeviceView.as_view(), name="me-mfa-device"),
+    path("auth/session", auth.SessionView.as_view(), name="auth-session"),
+    path("auth/session/mfa", auth.SessionMfaView.as_view(), name="auth-session-mfa"),
+    path("auth/session/mfa/totp", auth.SessionTotpView.as_view(), name="auth-session-mfa-totp"),
+    path("auth/session/mfa/totp/confirm", auth.SessionTotpConfirmView.as_view(), name="auth-session-mfa-totp-confirm"),
+    path("auth/reverify", auth.ReverifyView.as_view(), name="auth-reverify"),
+    path(f"{org}members/", views.MemberViewSet.as_view({"get": "list"}), name="member-list"),
+    path(
+        f"{org}members/<int:pk>/mfa-reset",
+        mfa.MemberMfaResetViewSet.as_view({"post": "reset"}),
+        name="member-mfa-reset",
+    ),
+    path(
+        f"{org}security-policy",
+        mfa.SecurityPolicyViewSet.as_view({"get": "list", "patch": "partial_update"}),
+        name="security-policy",
+    ),
+    path(
+        f"{org}invitations/", mfa.InvitationViewSet.as_view({"get": "list", "post": "create"}), name="invitation-list"
+    ),
+    path(f"{org}invitations/<int:pk>", mfa.InvitationViewSet.as_view({"delete": "destroy"}), name="invitation-detail"),
 ]
