@@ -259,6 +259,8 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="chatapp")
 OTP_TOTP_TOLERANCE = 1
 OTP_TOTP_THROTTLE_FACTOR = 1
+# No drift learning: a device that once accepted a late code must not widen its window for good.
+OTP_TOTP_SYNC = False
 # Step-up: sensitive actions need an MFA verification this recent (an organization may ask for less).
 MFA_STEP_UP_MINUTES = env.int("MFA_STEP_UP_MINUTES", default=15)
 # WebAuthn relying party: the site's host name; browsers refuse any other origin.

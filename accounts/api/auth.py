@@ -21,6 +21,7 @@ from django.middleware.csrf import get_token
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import NotAuthenticated, Throttled, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -97,11 +98,21 @@ def _complete(request, user, *, backend: str, methods: list[str], device=None) -
     return me_data(user)
 
 
+class _NoCredentials(BaseAuthentication):
+    """Authenticates nobody, but makes a missing login answer 401 with a challenge (DRF says 403 without one)."""
+
+    def authenticate(self, request):
+        return None
+
+    def authenticate_header(self, request):
+        return 'Session realm="chatapp"'
+
+
 class _AnonymousAuthView(APIView):
     """Views that run before a login exists: no authentication, a tight rate limit per address."""
 
     permission_classes = (AllowAny,)
-    authentication_classes = ()
+    authentication_classes = (_NoCredentials,)
     throttle_classes = (ScopedRateThrottle,)
     throttle_scope = "login"
 
@@ -111,7 +122,8 @@ class SessionView(_AnonymousAuthView):
         # Logout (DELETE) goes through session authentication, and so needs the CSRF token.
         from chatapp.kernel.authentication import SessionAuthentication
 
-        return [SessionAuthentication()] if getattr(self.request, "method", None) == "DELETE" else []
+        deleting = getattr(self.request, "method", None) == "DELETE"
+        return [SessionAuthentication()] if deleting else super().get_authenticators()
 
     @extend_schema(
         summary="Log in with e-mail and password",

@@ -11,7 +11,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django_otp.models import Device, ThrottlingMixin
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 RECOVERY_CODE_COUNT = 10
 # 12 characters from 30 unambiguous ones (no 0/O, 1/I/L, U): 58.9 bits, shown as xxxx-xxxx-xxxx.
@@ -23,7 +23,7 @@ def _normalise_code(code: str) -> str:
     return "".join(ch for ch in str(code).upper() if ch.isalnum())
 
 
-class RecoveryCodeDevice(ThrottlingMixin, Device):
+class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
     """A user's current set of single-use recovery codes (regenerating replaces the whole set)."""
 
     salt = models.CharField(max_length=32, default=secrets.token_hex, editable=False)
@@ -83,14 +83,13 @@ class RecoveryCode(models.Model):
         return f"recovery code {self.pk} ({'used' if self.used_at else 'unused'})"
 
 
-class WebAuthnDevice(Device):
+class WebAuthnDevice(TimestampMixin, Device):
     """A FIDO2 security key or passkey registered as a second factor (verified with the `webauthn` library)."""
 
     credential_id = models.BinaryField(unique=True)
     public_key = models.BinaryField()
     sign_count = models.PositiveBigIntegerField(default=0)
     transports = models.JSONField(default=list, blank=True)
-    created = models.DateTimeField(default=timezone.now, editable=False)
 
     def verify_token(self, token):
         # A WebAuthn assertion is not a typed code: it is checked by accounts.services.mfa.webauthn_verify.
