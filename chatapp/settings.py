@@ -239,6 +239,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/security/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # django-allauth: browser pages for login, sign-up (by invitation), e-mail verification and password reset.
 ACCOUNT_ADAPTER = "accounts.auth.adapter.AccountAdapter"

@@ -42,3 +42,13 @@ def _failure_reason(email: str) -> str:
     if user is None:
         return "unknown_user"
     return "inactive_user" if not user.is_active else "wrong_password"
+
+
+def lockout_clear(*, actor: User, user: User) -> int:
+    """Lift the login lockouts of an account (every address) before the cool-off ends; recorded."""
+    from axes.utils import reset
+
+    with transaction.atomic():
+        cleared = reset(username=user.email.lower())
+        audit_record(org=None, event=events.LOCKOUT_CLEARED, actor=actor, target=user, metadata={"cleared": cleared})
+    return cleared

@@ -188,7 +188,9 @@ def test_step_up_is_needed_for_sensitive_actions(acme):
 
 def test_security_policy_needs_org_manage_and_valid_values(acme):
     admin, _ = login(acme.admin)
-    assert admin.patch("/api/v1/orgs/acme/security-policy", {"mfa_policy": "everyone"}, format="json").status_code == 403
+    assert (
+        admin.patch("/api/v1/orgs/acme/security-policy", {"mfa_policy": "everyone"}, format="json").status_code == 403
+    )
     owner, _ = login(acme.owner)
     bad = owner.patch("/api/v1/orgs/acme/security-policy", {"mfa_grace_days": 500}, format="json")
     assert bad.status_code == 400 and set(bad.json()["errors"]) == {"mfa_grace_days"}
