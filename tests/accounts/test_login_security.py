@@ -88,9 +88,12 @@ def test_password_policy_gives_clear_reasons(db, password, message):
     assert not User.objects.filter(email="ada.lovelace@example.com").exists()
 
 
-def test_invitation_by_email_then_accept_in_the_browser(acme, globex, client_for, client):
+def test_invitation_by_email_then_accept_in_the_browser(
+    acme, globex, client_for, client, django_capture_on_commit_callbacks
+):
     admin = client_for(acme.admin)
-    response = admin.post("/api/v1/orgs/acme/invitations/", {"email": "newcomer@example.com", "role": "member"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post("/api/v1/orgs/acme/invitations/", {"email": "newcomer@example.com", "role": "member"})
     assert response.status_code == 201
     assert "token" not in response.json()
     link = re.search(r"http://testserver(/accounts/invitations/[^/]+/)", mail.outbox[0].body).group(1)
