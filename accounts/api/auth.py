@@ -21,7 +21,6 @@ from django.middleware.csrf import get_token
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import NotAuthenticated, Throttled, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -35,6 +34,7 @@ from accounts.services import mfa
 from accounts.services.login import login_succeeded, password_check
 from audit.services import audit_record
 from chatapp.kernel.api import StrictSerializer
+from chatapp.kernel.authentication import NoCredentials
 from chatapp.kernel.errors import ProblemException
 from chatapp.kernel.throttling import ScopedRateThrottle
 
@@ -98,21 +98,12 @@ def _complete(request, user, *, backend: str, methods: list[str], device=None) -
     return me_data(user)
 
 
-class _NoCredentials(BaseAuthentication):
-    """Authenticates nobody, but makes a missing login answer 401 with a challenge (DRF says 403 without one)."""
-
-    def authenticate(self, request):
-        return None
-
-    def authenticate_header(self, request):
-        return 'Session realm="chatapp"'
-
-
+@extend_schema(auth=[])  # no credentials before a login exists (and NoCredentials has no OpenAPI scheme)
 class _AnonymousAuthView(APIView):
     """Views that run before a login exists: no authentication, a tight rate limit per address."""
 
     permission_classes = (AllowAny,)
-    authentication_classes = (_NoCredentials,)
+    authentication_classes = (NoCredentials,)
     throttle_classes = (ScopedRateThrottle,)
     throttle_scope = "login"
 
