@@ -10,7 +10,6 @@ LOGGED_OUT = declare(312, "auth.logout", Category.SECURITY, "{actor} logged out"
 LOGIN_LOCKED_OUT = declare(313, "auth.locked_out", Category.SECURITY, "logins as {actor} are locked out")
 LOCKOUT_CLEARED = declare(314, "auth.lockout_cleared", Category.SECURITY, "{actor} unlocked the login of {target}")
 PASSWORD_CHANGED = declare(315, "auth.password_changed", Category.SECURITY, "{actor} changed the password of {target}")
-PASSWORD_RESET = declare(316, "auth.password_reset", Category.SECURITY, "{target} reset their password by e-mail")
 EMAIL_VERIFIED = declare(317, "auth.email_verified", Category.SECURITY, "{target} verified their e-mail address")
 MFA_ENROLLED = declare(320, "mfa.enrolled", Category.SECURITY, "{actor} enrolled a second factor ({target})")
 MFA_REMOVED = declare(321, "mfa.removed", Category.SECURITY, "{actor} removed a second factor ({target})")

@@ -24,6 +24,19 @@ class AccountAdapter(DefaultAccountAdapter):
         data = form.cleaned_data
         return user_create(email=data["email"], password=data["password1"])
 
+    def set_password(self, user, password):
+        from accounts.services import password_change
+
+        password_change(user=user, password=password)
+
+    def confirm_email(self, request, email_address):
+        from accounts.services import email_verified
+
+        confirmed = super().confirm_email(request, email_address)
+        if confirmed:
+            email_verified(user=email_address.user, email=email_address.email)
+        return confirmed
+
     def authentication_failed(self, request, **credentials):
         login_failed(request, email=credentials.get("email", ""))
 

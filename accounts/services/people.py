@@ -114,3 +114,19 @@ def email_mark_verified(*, user: User) -> None:
     EmailAddress.objects.update_or_create(
         user=user, email=user.email.lower(), defaults={"verified": True, "primary": True}
     )
+
+
+@transaction.atomic
+def password_change(*, user: User, password: str) -> None:
+    """Set a new password (changed while logged in, or reset by e-mail): checked against the policy, recorded.
+
+    The user's other sessions and API keys are revoked with it (accounts.services.sessions)."""
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(org=None, event=events.PASSWORD_CHANGED, actor=user, target=user)
+
+
+@transaction.atomic
+def email_verified(*, user: User, email: str) -> None:
+    audit_record(org=None, event=events.EMAIL_VERIFIED, actor=user, target=user)

@@ -126,3 +126,27 @@ def test_invitation_revoke(acme, client_for):
     assert admin.delete(f"/api/v1/orgs/acme/invitations/{created['id']}").status_code == 409
     listed = admin.get("/api/v1/orgs/acme/invitations/").json()["results"]
     assert [i["status"] for i in listed] == ["revoked"]
+
+
+def test_password_change_in_the_browser_is_checked_and_recorded(acme, client):
+    client.force_login(acme.member)
+    weak = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": PASSWORD, "password1": "password1234", "password2": "password1234"},
+    )
+    assert weak.status_code == 200 and "too common" in weak.content.decode()
+    new = "a long enough passphrase 42"
+    done = client.post("/accounts/password/change/", {"oldpassword": PASSWORD, "password1": new, "password2": new})
+    assert done.status_code == 302
+    acme.member.refresh_from_db()
+    assert acme.member.check_password(new)
+    assert AuditEvent.objects.filter(event_name="auth.password_changed", target_id=str(acme.member.pk)).count() == 1
+
+
+def test_email_verification_link_verifies_and_is_recorded(db, anon, client):
+    user = UserFactory(email_verified=False)
+    assert attempt(anon, user.email, PASSWORD).status_code == 403
+    link = re.search(r"http://testserver(/accounts/confirm-email/[^/\s]+/)", mail.outbox[0].body).group(1)
+    assert client.post(link).status_code == 302
+    assert attempt(anon, user.email, PASSWORD).status_code == 200
+    assert AuditEvent.objects.filter(event_name="auth.email_verified", target_id=str(user.pk)).exists()
