@@ -2,10 +2,18 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import Count, Q
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from accounts.models import ApiKey, Membership, Organization, ServiceAccount, User, UserSession
+from accounts.models import ApiKey, Invitation, Membership, Organization, ServiceAccount, User, UserSession
+from accounts.services import mfa
+from accounts.services.login import lockout_clear
 from chatapp.kernel.admin import ServiceAdminMixin
+
+# django-otp's own admin shows every user's TOTP secret and QR code to staff: an admin never needs them
+# (a lost phone is handled by "Reset MFA", which the member follows by enrolling again).
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
 
 
 class MembershipInline(admin.TabularInline):
@@ -22,7 +30,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServiceAdminMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ["email"]
@@ -32,6 +40,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["date_joined", "last_login"]
     show_full_result_count = False
     inlines = [MembershipInline]
+    actions = ["unlock_login"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Personal", {"fields": ["full_name"]}),
@@ -70,6 +79,11 @@ class UserAdmin(DjangoUserAdmin):
             )
         return response
 
+    @admin.action(description="Unlock login (clear failed-login lockouts)")
+    def unlock_login(self, request, queryset):
+        done = sum(self.run_action(request, lockout_clear, actor=request.user, user=user) for user in queryset)
+        self.message_user(request, f"Unlocked the login of {done} user(s).")
+
 
 UserCreationForm.Meta.model = User
 UserCreationForm.Meta.fields = ["email", "full_name"]
@@ -77,11 +91,11 @@ UserChangeForm.Meta.model = User
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_active", "member_total", "created"]
-    list_filter = ["is_active", "created"]
+class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "slug", "is_active", "mfa_policy", "member_total", "created"]
+    list_filter = ["is_active", "mfa_policy", "created"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["created"]
+    readonly_fields = ["created", "mfa_policy_since"]
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active", "created"]}),
@@ -89,7 +103,26 @@ class OrganizationAdmin(admin.ModelAdmin):
             "Credential policy",
             {"fields": ["api_key_max_lifetime_days", "session_idle_timeout_minutes", "session_max_lifetime_hours"]},
         ),
+        (
+            "Security policy",
+            {
+                "fields": ["mfa_policy", "mfa_grace_days", "mfa_policy_since", "step_up_minutes"],
+                "description": "Who must use a second factor at password login, how long members have to enrol "
+                "once the policy applies to them, and how recent a check sensitive actions need.",
+            },
+        ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        policy = {name: form.cleaned_data[name] for name in mfa.POLICY_FIELDS if name in form.changed_data}
+        if change and policy:
+            # The policy goes through its service (permission, audit); the rest of the form saves as usual.
+            for name in policy:
+                setattr(obj, name, form.initial[name])
+            obj.save()
+            self.call_service(request, mfa.security_policy_update, actor=request.user, org=obj, **policy)
+        else:
+            obj.save()
 
     def get_queryset(self, request):
         return (
@@ -110,7 +143,7 @@ class MembershipAdmin(ServiceAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["user", "organization"]
     readonly_fields = ["joined"]
     show_full_result_count = False
-    actions = ["deactivate"]
+    actions = ["deactivate", "reset_mfa"]
 
     def get_readonly_fields(self, request, obj=None):
         # Who and where are fixed once a membership exists; role and state change through the service.
@@ -148,6 +181,46 @@ class MembershipAdmin(ServiceAdminMixin, admin.ModelAdmin):
             for membership in queryset.select_related("organization")
         )
         self.message_user(request, f"Deactivated {done} membership(s).")
+
+    @admin.action(description="Reset MFA of the selected members (they enrol again at their next login)")
+    def reset_mfa(self, request, queryset):
+        done = sum(
+            self.run_action(
+                request, mfa.mfa_reset, actor=request.user, org=membership.organization, user=membership.user
+            )
+            for membership in queryset.select_related("organization", "user")
+        )
+        self.message_user(request, f"Reset the second factors of {done} member(s).")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Invitations are sent from the API or here; the token exists only in the e-mail, never on this page."""
+
+    list_display = ["email", "organization", "role", "invited_by", "created", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["organization", "role"]
+    search_fields = ["email"]
+    list_select_related = ["organization", "invited_by"]
+    readonly_fields = [f.name for f in Invitation._meta.fields if f.name != "token_digest"]
+    exclude = ["token_digest"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke the selected open invitations")
+    def revoke(self, request, queryset):
+        done = sum(
+            self.run_action(
+                request, services.invitation_revoke, actor=request.user, org=invitation.organization,
+                invitation=invitation,
+            )
+            for invitation in queryset.select_related("organization")
+        )  # fmt: skip
+        self.message_user(request, f"Revoked {done} invitation(s).")
 
 
 @admin.register(ServiceAccount)

@@ -7,6 +7,27 @@ MEMBER_UPDATED = declare(303, "member.updated", Category.DATA_CHANGE, "{actor} c
 LOGIN_SUCCEEDED = declare(310, "auth.login", Category.SECURITY, "{actor} logged in")
 LOGIN_FAILED = declare(311, "auth.login_failed", Category.SECURITY, "a login as {actor} failed")
 LOGGED_OUT = declare(312, "auth.logout", Category.SECURITY, "{actor} logged out")
+LOGIN_LOCKED_OUT = declare(313, "auth.locked_out", Category.SECURITY, "logins as {actor} are locked out")
+LOCKOUT_CLEARED = declare(314, "auth.lockout_cleared", Category.SECURITY, "{actor} unlocked the login of {target}")
+PASSWORD_CHANGED = declare(315, "auth.password_changed", Category.SECURITY, "{actor} changed the password of {target}")
+EMAIL_VERIFIED = declare(317, "auth.email_verified", Category.SECURITY, "{target} verified their e-mail address")
+MFA_ENROLLED = declare(320, "mfa.enrolled", Category.SECURITY, "{actor} enrolled a second factor ({target})")
+MFA_REMOVED = declare(321, "mfa.removed", Category.SECURITY, "{actor} removed a second factor ({target})")
+MFA_FAILED = declare(322, "mfa.failed", Category.SECURITY, "a second-factor check of {actor} failed")
+MFA_VERIFIED = declare(323, "mfa.verified", Category.SECURITY, "{actor} passed a second-factor check")
+MFA_RESET = declare(324, "mfa.reset", Category.SECURITY, "{actor} reset the second factors of {target}")
+MFA_RECOVERY_REGENERATED = declare(
+    325, "mfa.recovery_codes_regenerated", Category.SECURITY, "{actor} generated new recovery codes"
+)
+MFA_RECOVERY_USED = declare(326, "mfa.recovery_code_used", Category.SECURITY, "{actor} signed in with a recovery code")
+SECURITY_POLICY_UPDATED = declare(
+    330, "org.security_policy_updated", Category.DATA_CHANGE, "{actor} changed the organization's security policy"
+)
+INVITATION_SENT = declare(331, "member.invited", Category.USER_ACTION, "{actor} invited {target}")
+INVITATION_ACCEPTED = declare(332, "member.invitation_accepted", Category.USER_ACTION, "{actor} accepted an invitation")
+INVITATION_REVOKED = declare(
+    333, "member.invitation_revoked", Category.USER_ACTION, "{actor} revoked the invitation of {target}"
+)
 
 # API keys and sessions (340-359). Secrets never appear in these events: targets name a key by its prefix.
 API_KEY_CREATED = declare(340, "api_key.created", Category.SECURITY, "{actor} created API key {target}")

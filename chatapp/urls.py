@@ -13,6 +13,7 @@ urlpatterns = [
     path("health/ready", health.ReadinessView.as_view(), name="health-ready"),
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("chatapp.api_urls")),

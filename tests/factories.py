@@ -16,6 +16,14 @@ class UserFactory(DjangoModelFactory):
     full_name = factory.Faker("name")
     password = factory.django.Password(PASSWORD)
 
+    @factory.post_generation
+    def email_verified(user, create, extracted, **kwargs):
+        """Users are made with a verified address (allauth requires one to log in) unless told otherwise."""
+        if create and extracted is not False:
+            from allauth.account.models import EmailAddress
+
+            EmailAddress.objects.create(user=user, email=user.email.lower(), verified=True, primary=True)
+
 
 class OrganizationFactory(DjangoModelFactory):
     class Meta:

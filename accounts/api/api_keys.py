@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.api.serializers import UserSummarySerializer
 from accounts.models import ApiKey, Membership, ServiceAccount
 from accounts.services import api_keys as services
+from accounts.stepup import RecentlyVerified
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet, StrictSerializer
 from rbac.permissions import API_KEYS_MANAGE
 from rbac.services import require_perm
@@ -18,8 +19,7 @@ from rbac.services import require_perm
 
 class NotWithApiKey(BasePermission):
     """Creating credentials and managing sessions need an interactive login, not an API key (a leaked key must
-    not mint longer-lived keys). This is also where an MFA step-up check plugs in: add its permission class
-    next to this one in CREDENTIAL_PERMISSIONS."""
+    not mint longer-lived keys)."""
 
     message = "Do this from a logged-in session, not with an API key."
 
@@ -28,6 +28,8 @@ class NotWithApiKey(BasePermission):
 
 
 CREDENTIAL_PERMISSIONS = [IsAuthenticated, NotWithApiKey]
+# Minting credentials is sensitive: it also needs a recent check of the caller (MFA step-up).
+MINTING_PERMISSIONS = [*CREDENTIAL_PERMISSIONS, RecentlyVerified]
 
 
 class ServiceAccountSummarySerializer(serializers.ModelSerializer):
@@ -102,7 +104,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
 
     def get_permissions(self):
         if self.action in ("create", "rotate"):
-            return [permission() for permission in CREDENTIAL_PERMISSIONS]
+            return [permission() for permission in MINTING_PERMISSIONS]
         return super().get_permissions()
 
     def scoped_queryset(self):
@@ -174,7 +176,7 @@ class ServiceAccountViewSet(mixins.ListModelMixin, OrgScopedViewSet):
 
     def get_permissions(self):
         if self.action == "create":
-            return [permission() for permission in CREDENTIAL_PERMISSIONS]
+            return [permission() for permission in MINTING_PERMISSIONS]
         return super().get_permissions()
 
     def scoped_queryset(self):

@@ -1,12 +1,18 @@
 from django.urls import path
 
-from accounts.api import api_keys, sessions, views
+from accounts.api import api_keys, auth, mfa, sessions, views
+
+org = "orgs/<slug:org_slug>/"
 
 api_key_list = api_keys.ApiKeyViewSet.as_view({"get": "list", "post": "create"})
 api_key_detail = api_keys.ApiKeyViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 api_key_rotate = api_keys.ApiKeyViewSet.as_view({"post": "rotate"})
 service_accounts = api_keys.ServiceAccountViewSet.as_view({"get": "list", "post": "create"})
 member_sessions = sessions.MemberSessionsViewSet.as_view({"delete": "destroy"})
+member_mfa_reset = mfa.MemberMfaResetViewSet.as_view({"post": "reset"})
+security_policy = mfa.SecurityPolicyViewSet.as_view({"get": "list", "patch": "partial_update"})
+invitation_list = mfa.InvitationViewSet.as_view({"get": "list", "post": "create"})
+invitation_detail = mfa.InvitationViewSet.as_view({"delete": "destroy"})
 
 urlpatterns = [
     path("me", views.MeView.as_view(), name="me"),
@@ -14,11 +20,24 @@ urlpatterns = [
     path("me/sessions", sessions.MySessionsView.as_view(), name="me-sessions"),
     path("me/sessions/revoke-others", sessions.RevokeOtherSessionsView.as_view(), name="me-sessions-revoke-others"),
     path("me/sessions/<int:pk>", sessions.MySessionView.as_view(), name="me-session-detail"),
-    path("auth/session", views.SessionView.as_view(), name="auth-session"),
-    path("orgs/<slug:org_slug>/members/", views.MemberViewSet.as_view({"get": "list"}), name="member-list"),
-    path("orgs/<slug:org_slug>/members/<int:user_id>/sessions", member_sessions, name="member-sessions"),
-    path("orgs/<slug:org_slug>/api-keys/", api_key_list, name="api-key-list"),
-    path("orgs/<slug:org_slug>/api-keys/<int:pk>/", api_key_detail, name="api-key-detail"),
-    path("orgs/<slug:org_slug>/api-keys/<int:pk>/rotate", api_key_rotate, name="api-key-rotate"),
-    path("orgs/<slug:org_slug>/service-accounts/", service_accounts, name="service-account-list"),
+    path("me/mfa", mfa.MyMfaView.as_view(), name="me-mfa"),
+    path("me/mfa/totp", mfa.MyTotpView.as_view(), name="me-mfa-totp"),
+    path("me/mfa/totp/confirm", mfa.MyTotpConfirmView.as_view(), name="me-mfa-totp-confirm"),
+    path("me/mfa/recovery-codes", mfa.MyRecoveryCodesView.as_view(), name="me-mfa-recovery-codes"),
+    path("me/mfa/devices/<str:kind>/<int:pk>", mfa.MyDeviceView.as_view(), name="me-mfa-device"),
+    path("auth/session", auth.SessionView.as_view(), name="auth-session"),
+    path("auth/session/mfa", auth.SessionMfaView.as_view(), name="auth-session-mfa"),
+    path("auth/session/mfa/totp", auth.SessionTotpView.as_view(), name="auth-session-mfa-totp"),
+    path("auth/session/mfa/totp/confirm", auth.SessionTotpConfirmView.as_view(), name="auth-session-mfa-totp-confirm"),
+    path("auth/reverify", auth.ReverifyView.as_view(), name="auth-reverify"),
+    path(f"{org}members/", views.MemberViewSet.as_view({"get": "list"}), name="member-list"),
+    path(f"{org}members/<int:user_id>/sessions", member_sessions, name="member-sessions"),
+    path(f"{org}members/<int:pk>/mfa-reset", member_mfa_reset, name="member-mfa-reset"),
+    path(f"{org}security-policy", security_policy, name="security-policy"),
+    path(f"{org}invitations/", invitation_list, name="invitation-list"),
+    path(f"{org}invitations/<int:pk>", invitation_detail, name="invitation-detail"),
+    path(f"{org}api-keys/", api_key_list, name="api-key-list"),
+    path(f"{org}api-keys/<int:pk>/", api_key_detail, name="api-key-detail"),
+    path(f"{org}api-keys/<int:pk>/rotate", api_key_rotate, name="api-key-rotate"),
+    path(f"{org}service-accounts/", service_accounts, name="service-account-list"),
 ]

@@ -1,16 +1,21 @@
 """accounts' models, one module per subject; everything is importable from accounts.models."""
 
 from accounts.models.api_keys import ApiKey, ServiceAccount
-from accounts.models.people import Membership, Organization, User, UserManager, slug_validator
+from accounts.models.mfa import RecoveryCode, RecoveryCodeDevice, WebAuthnDevice
+from accounts.models.people import Invitation, Membership, Organization, User, UserManager, slug_validator
 from accounts.models.sessions import UserSession
 
 __all__ = [
     "ApiKey",
+    "Invitation",
     "Membership",
     "Organization",
+    "RecoveryCode",
+    "RecoveryCodeDevice",
     "ServiceAccount",
     "User",
     "UserManager",
     "UserSession",
+    "WebAuthnDevice",
     "slug_validator",
 ]

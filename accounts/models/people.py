@@ -90,6 +90,28 @@ class Organization(models.Model):
         help_text="Members' sessions end this many hours after login, active or not (empty: no limit).",
     )
 
+    class MfaPolicy(models.TextChoices):
+        OPTIONAL = "optional", "Optional"
+        ADMINS = "admins", "Required for owners and admins"
+        EVERYONE = "everyone", "Required for everyone"
+
+    mfa_policy = models.CharField(
+        "MFA policy", max_length=16, choices=MfaPolicy.choices, default=MfaPolicy.OPTIONAL,
+        help_text="Who must use a second factor at password login.",
+    )  # fmt: skip
+    mfa_grace_days = models.PositiveSmallIntegerField(
+        "MFA enrolment grace (days)", default=7, validators=[MaxValueValidator(90)],
+        help_text="Days a member may still log in without a second factor after the policy starts to apply to them.",
+    )  # fmt: skip
+    mfa_policy_since = models.DateTimeField(
+        "MFA policy in force since", default=timezone.now, editable=False,
+        help_text="When the current MFA policy was set: grace periods count from here (or from joining, if later).",
+    )  # fmt: skip
+    step_up_minutes = models.PositiveSmallIntegerField(
+        "step-up window (minutes)", default=15, validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        help_text="Sensitive actions (API keys, roles, SSO settings, exports) need an MFA check this recent.",
+    )  # fmt: skip
+
     class Meta:
         ordering = ["name"]
 
@@ -122,3 +144,29 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.organization} ({self.role})"
+
+
+class Invitation(models.Model):
+    """An invitation into an organization, sent by e-mail; the link carries a token kept here only as a digest."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["organization", "email"], name="invitation_org_email")]
+
+    def __str__(self):
+        return f"{self.email} to {self.organization}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()

@@ -10,11 +10,15 @@ from accounts.services.api_keys import (
     api_keys_warn_expiring,
     service_account_create,
 )
+from accounts.services.invitations import invitation_accept, invitation_create, invitation_revoke
 from accounts.services.people import (
     MEMBERSHIP_AUDITED_FIELDS,
+    email_mark_verified,
+    email_verified,
     member_add,
     member_update,
     organization_create,
+    password_change,
     user_create,
 )
 from accounts.services.sessions import (
@@ -35,10 +39,16 @@ __all__ = [
     "api_keys_revoke_for_member",
     "api_keys_warn_expiring",
     "credentials_revoke_all",
+    "email_mark_verified",
+    "email_verified",
+    "invitation_accept",
+    "invitation_create",
+    "invitation_revoke",
     "member_add",
     "member_sessions_revoke",
     "member_update",
     "organization_create",
+    "password_change",
     "service_account_create",
     "session_revoke",
     "sessions_clean",

@@ -110,3 +110,32 @@ def member_update(
 
         api_keys_revoke_for_member(actor=actor, org=org, user=membership.user, reason="membership deactivated")
     return membership
+
+
+def email_mark_verified(*, user: User) -> None:
+    """Record the user's address as verified (an invitation link, an identity provider or an operator vouched
+    for it), so that allauth's mandatory verification does not ask again."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email.lower(), defaults={"verified": True, "primary": True}
+    )
+
+
+@transaction.atomic
+def password_change(*, user: User, password: str) -> None:
+    """Set a new password (changed while logged in, or reset by e-mail): checked against the policy, recorded.
+
+    The user's other sessions and API keys are revoked with it (accounts.services.sessions)."""
+    from accounts.services.sessions import credentials_revoke_all
+
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(org=None, event=events.PASSWORD_CHANGED, actor=user, target=user)
+    credentials_revoke_all(user=user, reason="password changed", actor=user)
+
+
+@transaction.atomic
+def email_verified(*, user: User, email: str) -> None:
+    audit_record(org=None, event=events.EMAIL_VERIFIED, actor=user, target=user)

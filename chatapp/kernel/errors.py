@@ -35,6 +35,21 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class ProblemException(exceptions.APIException):
+    """An API error with its own problem type and extension members: subclass it, or raise it with them."""
+
+    problem_slug = ""
+    problem_title = ""
+
+    def __init__(self, detail=None, *, status_code=None, slug=None, title=None, extra=None):
+        super().__init__(detail)
+        if status_code:
+            self.status_code = status_code
+        self.problem_slug = slug or self.problem_slug
+        self.problem_title = title or self.problem_title
+        self.problem_extra = extra or {}
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
@@ -42,7 +57,14 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def problem_response(
-    status_code: int, *, detail: str = "", errors=None, type_: str = "about:blank", title: str = "", headers=None
+    status_code: int,
+    *,
+    detail: str = "",
+    errors=None,
+    type_: str = "about:blank",
+    title: str = "",
+    headers=None,
+    extra: dict | None = None,
 ) -> JsonResponse:
     body = {
         "type": type_,
@@ -52,6 +74,7 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
+    body.update(extra or {})  # RFC 9457 extension members, e.g. the MFA methods a login can continue with
     response = JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         response[name] = value
@@ -102,7 +125,12 @@ def problem_exception_handler(exc, context):
     if response is None:
         return None  # Django's handler500 answers, and logs the traceback
 
-    slug, title = next(((slug, title) for klass, (slug, title) in _TYPES.items() if isinstance(exc, klass)), ("", ""))
+    # An exception may name its own problem type (ProblemException); otherwise the table above decides.
+    slug, title = getattr(exc, "problem_slug", ""), getattr(exc, "problem_title", "")
+    if not slug:
+        slug, title = next(
+            ((slug, title) for klass, (slug, title) in _TYPES.items() if isinstance(exc, klass)), ("", "")
+        )
     if isinstance(exc, exceptions.ValidationError):
         errors = _field_errors(exc.detail)
         detail = "The request has invalid fields; see `errors`."
@@ -115,6 +143,7 @@ def problem_exception_handler(exc, context):
         errors=errors,
         type_=problem_type(slug) if slug else "about:blank",
         title=title,
+        extra=getattr(exc, "problem_extra", None),
     )
     for header in ("WWW-Authenticate", "Retry-After", "Allow"):
         if header in response:

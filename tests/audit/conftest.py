@@ -12,12 +12,3 @@ def bypass_triggers(db):
             cursor.execute("DROP TRIGGER audit_event_no_update")
             cursor.execute("DROP TRIGGER audit_event_no_delete")
     yield  # the test's transaction is rolled back afterwards, which restores the triggers
-
-
-@pytest.fixture
-def allow_audit_flush(transactional_db):
-    """Transactional tests end with a TRUNCATE of every table; the audit triggers allow it under a purge permit."""
-    yield
-    from audit.models import AuditPurgePermit
-
-    AuditPurgePermit.objects.create()

@@ -1,0 +1,17 @@
+"""Browser pages under /accounts/: allauth's (login, sign-up, verification, password reset) and ours (MFA)."""
+
+from django.urls import include, path
+
+from accounts.auth import views
+
+urlpatterns = [
+    path("security/", views.security, name="security"),
+    path("reverify/", views.reverify, name="reverify"),
+    path("mfa/authenticate/", views.mfa_authenticate, name="mfa_authenticate"),
+    path("mfa/enrol/", views.mfa_enrol_at_login, name="mfa_enrol_at_login"),
+    path("mfa/totp/", views.totp_enrol, name="mfa_totp_enrol"),
+    path("mfa/recovery-codes/", views.recovery_codes, name="mfa_recovery_codes"),
+    path("mfa/devices/<str:kind>/<int:pk>/remove/", views.device_remove, name="mfa_device_remove"),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("", include("allauth.account.urls")),
+]
