@@ -74,7 +74,8 @@ def _mfa_problem(requirement, user) -> ProblemException:
     if requirement.action == "verify":
         return ProblemException(
             "Password accepted. Send a code from your authenticator app or a recovery code to "
-            "POST /api/v1/auth/session/mfa within 5 minutes.",
+            "POST /api/v1/auth/session/mfa (or use a security key: POST /api/v1/auth/session/webauthn/begin, "
+            "then .../finish) within 5 minutes.",
             status_code=401, slug="mfa-required", title="Second factor required",
             extra={"methods": mfa.mfa_methods(user), "next": "/api/v1/auth/session/mfa"},
         )  # fmt: skip

@@ -371,3 +371,43 @@ def test_pending_login_endpoints_need_a_password_step_first(db):
     client = APIClient()
     assert client.post(f"{LOGIN}/webauthn/begin").status_code == 401
     assert finish_login(client, {}).status_code == 401
+
+
+def test_browser_pages_register_a_key_and_log_in_with_it(acme, client):
+    """The JSON endpoints behind accounts/static/accounts/webauthn.js, through allauth's login stage."""
+    key = SoftKey()
+    response = client.post("/accounts/login/", {"login": acme.member.email, "password": PASSWORD})
+    assert response.status_code == 302
+    page = client.get("/accounts/security/")
+    assert b'id="add-security-key"' in page.content and b"accounts/webauthn.js" in page.content
+    # Adding a factor needs a recent check: the password, for someone who has no factor yet.
+    refused = client.post("/accounts/mfa/webauthn/register/begin/")
+    assert refused.status_code == 403 and refused.json()["redirect"].startswith("/accounts/reverify/")
+    assert client.post("/accounts/reverify/", {"password": PASSWORD}).status_code == 302
+    options = client.post("/accounts/mfa/webauthn/register/begin/").json()
+    body = {"credential": key.create(options), "name": "Desk key"}
+    finish = client.post("/accounts/mfa/webauthn/register/finish/", body, content_type="application/json")
+    assert finish.status_code == 200, finish.content
+    assert finish.json()["redirect"] == "/accounts/mfa/recovery-codes/"
+    assert WebAuthnDevice.objects.get(user=acme.member).name == "Desk key"
+    client.post("/accounts/logout/")
+
+    response = client.post("/accounts/login/", {"login": acme.member.email, "password": PASSWORD})
+    assert response.status_code == 302 and response.url == "/accounts/mfa/authenticate/"
+    page = client.get(response.url)
+    assert b'id="use-security-key"' in page.content
+    assert client.get("/accounts/security/").status_code == 302  # not logged in yet
+    bad = client.post("/accounts/mfa/webauthn/login/finish/", b"[1", content_type="application/json")
+    assert bad.status_code == 400 and "error" in bad.json()
+    options = client.post("/accounts/mfa/webauthn/login/begin/").json()
+    finish = client.post("/accounts/mfa/webauthn/login/finish/", {"credential": key.get(options)},
+                         content_type="application/json")  # fmt: skip
+    assert finish.status_code == 200, finish.content
+    assert client.get("/accounts/security/").status_code == 200
+    assert client.get(finish.json()["redirect"]).status_code in (200, 302)
+    assert AuditEvent.objects.filter(event_name="mfa.verified", actor_id=str(acme.member.pk)).count() == 1
+
+
+def test_browser_login_key_endpoints_need_a_pending_login(acme, client):
+    assert client.post("/accounts/mfa/webauthn/login/begin/").status_code == 401
+    assert client.get("/accounts/mfa/webauthn/login/begin/").status_code == 405
