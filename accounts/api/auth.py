@@ -22,6 +22,7 @@ from django.contrib.auth import login, logout
 from django.db import transaction
 from django.middleware.csrf import get_token
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -116,6 +117,19 @@ class _NoCredentials(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Session realm="chatapp"'
+
+
+class _NoCredentialsScheme(OpenApiAuthenticationExtension):
+    """Tells drf-spectacular that _NoCredentials is no security scheme (AllowAny already documents `{}`)."""
+
+    target_class = _NoCredentials
+    name = []
+
+    def get_security_requirement(self, auto_schema):
+        return None
+
+    def get_security_definition(self, auto_schema):
+        return []
 
 
 class _AnonymousAuthView(APIView):
