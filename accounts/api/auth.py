@@ -3,11 +3,14 @@
     POST /api/v1/auth/session             {"email", "password"}  -> 200 the caller, or 401 mfa-required /
                                                                      mfa-enrolment-required (login pending)
     POST /api/v1/auth/session/mfa         {"code"}               -> 200 the caller (completes a pending login)
+    POST /api/v1/auth/session/webauthn/begin  {}                 -> 200 options for navigator.credentials.get()
+    POST /api/v1/auth/session/webauthn/finish {"credential"}     -> 200 the caller (completes a pending login)
     POST /api/v1/auth/session/mfa/totp    {}                     -> 200 a new authenticator secret + QR (pending
                                                                      enrolment)
     POST /api/v1/auth/session/mfa/totp/confirm {"device_id", "code"} -> 200 the caller + recovery codes
     DELETE /api/v1/auth/session                                  -> 204 log out
-    POST /api/v1/auth/reverify            {"code"} or {"password"} -> 204 (step-up)
+    POST /api/v1/auth/reverify            {"code"}, {"credential"} or {"password"} -> 204 (step-up)
+    POST /api/v1/auth/reverify/webauthn   {}                     -> 200 options for a step-up with a security key
 
 A pending login lives in the session for 5 minutes and is not a login: every other endpoint still answers 401.
 Login needs no CSRF token: the body must be JSON, which a cross-site form cannot send.
@@ -19,6 +22,7 @@ from django.contrib.auth import login, logout
 from django.db import transaction
 from django.middleware.csrf import get_token
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotAuthenticated, Throttled, ValidationError
@@ -30,7 +34,7 @@ from accounts import audit_events as events
 from accounts.api.serializers import LoginSerializer, MeSerializer
 from accounts.models import User
 from accounts.selectors import memberships_of
-from accounts.services import mfa
+from accounts.services import mfa, webauthn
 from accounts.services.login import login_succeeded, password_check
 from audit.services import audit_record
 from chatapp.kernel.api import StrictSerializer
@@ -56,8 +60,13 @@ class ConfirmTotpSerializer(StrictSerializer):
     code = serializers.CharField(max_length=64)
 
 
+class WebAuthnCredentialSerializer(StrictSerializer):
+    credential = serializers.JSONField(help_text="The PublicKeyCredential from the browser, as JSON (base64url).")
+
+
 class ReverifySerializer(StrictSerializer):
     code = serializers.CharField(max_length=64, required=False)
+    credential = serializers.JSONField(required=False, help_text="A security key assertion (see reverify/webauthn).")
     password = serializers.CharField(max_length=1024, required=False, trim_whitespace=False)
 
 
@@ -65,7 +74,8 @@ def _mfa_problem(requirement, user) -> ProblemException:
     if requirement.action == "verify":
         return ProblemException(
             "Password accepted. Send a code from your authenticator app or a recovery code to "
-            "POST /api/v1/auth/session/mfa within 5 minutes.",
+            "POST /api/v1/auth/session/mfa (or use a security key: POST /api/v1/auth/session/webauthn/begin, "
+            "then .../finish) within 5 minutes.",
             status_code=401, slug="mfa-required", title="Second factor required",
             extra={"methods": mfa.mfa_methods(user), "next": "/api/v1/auth/session/mfa"},
         )  # fmt: skip
@@ -176,6 +186,38 @@ class SessionMfaView(_AnonymousAuthView):
                                   device=device))  # fmt: skip
 
 
+WEBAUTHN_OPTIONS_DOC = (
+    "PublicKeyCredential options as JSON, binary values in base64url: decode them and pass to "
+    "navigator.credentials.%s(). The challenge is valid once, for 5 minutes."
+)
+
+
+class SessionWebAuthnBeginView(_AnonymousAuthView):
+    @extend_schema(summary="Start finishing a pending login with a security key", request=None,
+                   responses=OpenApiTypes.OBJECT, description=WEBAUTHN_OPTIONS_DOC % "get")  # fmt: skip
+    def post(self, request):
+        user, pending = _pending_user(request)
+        if pending.get("action") != "verify":
+            raise NotAuthenticated("This login needs an authenticator enrolment first.")
+        return Response(webauthn.webauthn_authenticate_begin(session=request.session, user=user))
+
+
+class SessionWebAuthnFinishView(_AnonymousAuthView):
+    @extend_schema(summary="Finish a pending login with a security key assertion",
+                   request=WebAuthnCredentialSerializer, responses=MeSerializer)  # fmt: skip
+    def post(self, request):
+        user, pending = _pending_user(request)
+        data = WebAuthnCredentialSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if pending.get("action") != "verify":
+            raise NotAuthenticated("This login needs an authenticator enrolment first.")
+        device = webauthn.webauthn_authenticate_finish(
+            session=request.session, user=user, credential=data.validated_data["credential"]
+        )
+        return Response(_complete(request, user, backend=pending["backend"], methods=["password", "webauthn"],
+                                  device=device))  # fmt: skip
+
+
 TOTP_START = inline_serializer(
     "TotpEnrolment",
     {
@@ -245,7 +287,11 @@ class ReverifyView(APIView):
         data = ReverifySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = request.user
-        if mfa.second_factors(user):
+        if mfa.second_factors(user) and "credential" in data.validated_data:
+            device = webauthn.webauthn_authenticate_finish(
+                session=request.session, user=user, credential=data.validated_data["credential"]
+            )
+        elif mfa.second_factors(user):
             if "code" not in data.validated_data:
                 raise ValidationError({"code": ["Send a code from your authenticator app or a recovery code."]})
             device = _verify(user, data.validated_data["code"])
@@ -259,3 +305,16 @@ class ReverifyView(APIView):
             device = None
         mfa.mark_verified(request, device=device)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReverifyWebAuthnView(APIView):
+    """The challenge for a step-up with a security key; the assertion goes to POST /api/v1/auth/reverify."""
+
+    permission_classes = (IsAuthenticated,)
+    throttle_classes = (ScopedRateThrottle,)
+    throttle_scope = "login"
+
+    @extend_schema(summary="Start a step-up with a security key", request=None, responses=OpenApiTypes.OBJECT,
+                   description=WEBAUTHN_OPTIONS_DOC % "get")  # fmt: skip
+    def post(self, request):
+        return Response(webauthn.webauthn_authenticate_begin(session=request.session, user=request.user))

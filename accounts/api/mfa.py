@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -10,10 +11,16 @@ from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.auth import TOTP_START, ConfirmTotpSerializer, totp_start_data
+from accounts.api.auth import (
+    TOTP_START,
+    WEBAUTHN_OPTIONS_DOC,
+    ConfirmTotpSerializer,
+    WebAuthnCredentialSerializer,
+    totp_start_data,
+)
 from accounts.models import Invitation, Membership, Organization, RecoveryCodeDevice, WebAuthnDevice
 from accounts.permissions import ORG_VIEW
-from accounts.services import invitation_create, invitation_revoke, mfa
+from accounts.services import invitation_create, invitation_revoke, mfa, webauthn
 from accounts.stepup import RecentlyVerified, require_recent_verification
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet, StrictSerializer
 from rbac.permissions import MEMBERS_INVITE
@@ -98,6 +105,42 @@ class MyTotpConfirmView(APIView):
             raise Throttled(wait=exc.wait, detail=str(exc)) from None
         mfa.mark_verified(request, device=TOTPDevice.objects.get(pk=data.validated_data["device_id"]))
         return Response({"recovery_codes": codes or []})
+
+
+class WebAuthnRegisterSerializer(WebAuthnCredentialSerializer):
+    name = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                 help_text='How you will recognise the key, e.g. "YubiKey on my keyring".')  # fmt: skip
+
+
+class MyWebAuthnBeginView(APIView):
+    """Adding a security key changes how the account is protected: it needs a recent verification."""
+
+    permission_classes = (RecentlyVerified,)
+
+    @extend_schema(summary="Start adding a security key or passkey", request=None, responses=OpenApiTypes.OBJECT,
+                   description=WEBAUTHN_OPTIONS_DOC % "create")  # fmt: skip
+    def post(self, request):
+        return Response(webauthn.webauthn_register_begin(session=request.session, user=request.user))
+
+
+class MyWebAuthnFinishView(APIView):
+    permission_classes = (RecentlyVerified,)
+
+    @extend_schema(
+        summary="Register the new security key with the browser's response",
+        request=WebAuthnRegisterSerializer,
+        responses=inline_serializer(
+            "WebAuthnRegistered", {"device": DeviceSerializer(), "recovery_codes": serializers.ListField()}
+        ),
+    )
+    def post(self, request):
+        data = WebAuthnRegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        device, codes = webauthn.webauthn_register_finish(session=request.session, user=request.user,
+                                                          **data.validated_data)  # fmt: skip
+        mfa.mark_verified(request, device=device)
+        body = {"id": device.pk, "type": "webauthn", "name": device.name, "last_used_at": device.last_used_at}
+        return Response({"device": DeviceSerializer(body).data, "recovery_codes": codes})
 
 
 class MyRecoveryCodesView(APIView):

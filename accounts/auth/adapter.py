@@ -43,7 +43,11 @@ class AccountAdapter(DefaultAccountAdapter):
     def post_login(self, request, user, **kwargs):
         from allauth.account.internal.flows.login import get_authentication_records
 
+        from accounts.services.mfa import mark_verified
+
         response = super().post_login(request, user, **kwargs)
+        # Every stage (password, and the second factor when one is due) has passed: the step-up clock starts.
+        mark_verified(request)
         methods = [record["method"] for record in get_authentication_records(request, user)]
         login_succeeded(request, user=user, methods=methods or ["password"])
         return response

@@ -5,15 +5,15 @@ from allauth.account.internal.stagekit import stash_login
 from allauth.account.stages import LoginStageController
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 
 from accounts.auth.stages import MFA_STAGE
 from accounts.models import RecoveryCodeDevice, WebAuthnDevice
-from accounts.services import mfa
+from accounts.services import mfa, webauthn
 from accounts.services.invitations import INVITATION_SESSION_KEY, invitation_accept, invitation_by_token
 
 NEW_CODES_SESSION_KEY = "chatapp_new_recovery_codes"
@@ -107,7 +107,9 @@ def mfa_enrol_at_login(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def totp_enrol(request):
-    """Add an authenticator app from the security page."""
+    """Add an authenticator app from the security page (a change to how the account is protected: step-up)."""
+    if not mfa.recently_verified(request):
+        return redirect(f"/accounts/reverify/?next={request.path}")
     holder = request.session.setdefault("chatapp_totp_enrolment", {})
     context = {"at_login": False, "error": ""}
     device, codes = _enrol(request, user=request.user, device_id_holder=holder, template_context=context)
@@ -164,6 +166,111 @@ def device_remove(request, kind, pk):
     return redirect("security")
 
 
+# --- Security keys: JSON endpoints for accounts/static/accounts/webauthn.js -----------------------------------
+
+
+def _json_error(message: str, status: int = 400, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def _json_body(request) -> dict:
+    import json
+
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ValidationError({"credential": ["Send a JSON object."]})
+    return body
+
+
+def _webauthn_json(handler):
+    """POST only, and any refusal from the service as {"error": ...} with its status instead of an HTML page."""
+
+    @require_POST
+    def view(request, *args, **kwargs):
+        try:
+            return handler(request, *args, **kwargs)
+        except APIException as exc:
+            return _json_error(_first_message(exc), exc.status_code)
+
+    view.__name__ = handler.__name__
+    view.__doc__ = handler.__doc__
+    return view
+
+
+@_webauthn_json
+def webauthn_login_begin(request):
+    """Options for navigator.credentials.get() during a login's second step."""
+    stage = _stage_or_login(request)
+    if stage is None:
+        return _json_error("No login is waiting for a second factor. Log in again.", 401, redirect="/accounts/login/")
+    return JsonResponse(webauthn.webauthn_authenticate_begin(session=request.session, user=stage.login.user))
+
+
+@_webauthn_json
+def webauthn_login_finish(request):
+    stage = _stage_or_login(request)
+    if stage is None:
+        return _json_error("No login is waiting for a second factor. Log in again.", 401, redirect="/accounts/login/")
+    credential = _json_body(request).get("credential")
+    user = stage.login.user
+    device = webauthn.webauthn_authenticate_finish(session=request.session, user=user, credential=credential)
+    response = _complete_stage(request, stage, device, kind="webauthn")
+    return JsonResponse({"redirect": getattr(response, "url", "/")})
+
+
+def _safe_next(request, target) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return "/accounts/security/"
+    return target
+
+
+@login_required
+@_webauthn_json
+def webauthn_reverify_begin(request):
+    return JsonResponse(webauthn.webauthn_authenticate_begin(session=request.session, user=request.user))
+
+
+@login_required
+@_webauthn_json
+def webauthn_reverify_finish(request):
+    body = _json_body(request)
+    device = webauthn.webauthn_authenticate_finish(session=request.session, user=request.user,
+                                                   credential=body.get("credential"))  # fmt: skip
+    mfa.mark_verified(request, device=device)
+    return JsonResponse({"redirect": _safe_next(request, body.get("next"))})
+
+
+@login_required
+@_webauthn_json
+def webauthn_register_begin(request):
+    """Options for navigator.credentials.create(); adding a key needs a recent check, like any factor change."""
+    if not mfa.recently_verified(request):
+        return _json_error("Confirm it is you first.", 403, redirect="/accounts/reverify/?next=/accounts/security/")
+    return JsonResponse(webauthn.webauthn_register_begin(session=request.session, user=request.user))
+
+
+@login_required
+@_webauthn_json
+def webauthn_register_finish(request):
+    if not mfa.recently_verified(request):
+        return _json_error("Confirm it is you first.", 403, redirect="/accounts/reverify/?next=/accounts/security/")
+    body = _json_body(request)
+    device, codes = webauthn.webauthn_register_finish(
+        session=request.session, user=request.user, credential=body.get("credential"), name=body.get("name", "")
+    )
+    mfa.mark_verified(request, device=device)
+    messages.success(request, f"Your security key “{device.name}” is set up.")
+    if codes:
+        request.session[NEW_CODES_SESSION_KEY] = codes
+        return JsonResponse({"redirect": "/accounts/mfa/recovery-codes/"})
+    return JsonResponse({"redirect": "/accounts/security/"})
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def reverify(request):
@@ -176,7 +283,8 @@ def reverify(request):
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/accounts/security/"
     has_mfa = bool(mfa.second_factors(request.user))
-    context = {"has_mfa": has_mfa, "next": target, "error": ""}
+    has_key = WebAuthnDevice.objects.filter(user=request.user, confirmed=True).exists()
+    context = {"has_mfa": has_mfa, "has_key": has_key, "next": target, "error": ""}
     if request.method == "POST":
         try:
             if has_mfa:

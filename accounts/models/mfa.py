@@ -92,5 +92,5 @@ class WebAuthnDevice(TimestampMixin, Device):
     transports = models.JSONField(default=list, blank=True)
 
     def verify_token(self, token):
-        # A WebAuthn assertion is not a typed code: it is checked by accounts.services.mfa.webauthn_verify.
+        # A WebAuthn assertion is not a typed code: accounts.services.webauthn checks it.
         return False

@@ -56,10 +56,7 @@ def test_required_mfa_enrolment_then_login_with_code(live_server, allow_audit_fl
         page.wait_for_url(re.compile(r"/accounts/security/$"))
         assert email in page.inner_text("main")
 
-    names = list(
-        AuditEvent.objects.filter(actor_id=str(acme.member.pk))
-        .order_by("sequence")
-        .values_list("event_name", flat=True)
-    )
+    events = AuditEvent.objects.filter(actor_id=str(acme.member.pk)).order_by("sequence")
+    names = list(events.values_list("event_name", flat=True))
     assert names.count("auth.login") == 2
     assert "mfa.enrolled" in names and "mfa.verified" in names
