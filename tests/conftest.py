@@ -2,6 +2,7 @@
 
 import os
 import re
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -91,6 +92,24 @@ def client_for():
     def make(user):
         client = APIClient()
         client.force_authenticate(user=user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def verified_client_for():
+    """A client with a real session that has just passed its user's check: sensitive actions (minting API keys,
+    security policy) need that (MFA step-up). Session-based, so its query counts differ from client_for's."""
+
+    def make(user):
+        from accounts.services.mfa import VERIFIED_AT_SESSION_KEY
+
+        client = APIClient()
+        client.force_login(user, backend="accounts.backends.EmailBackend")
+        session = client.session
+        session[VERIFIED_AT_SESSION_KEY] = time.time()
+        session.save()
         return client
 
     return make

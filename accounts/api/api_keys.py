@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from accounts.api.serializers import UserSummarySerializer
 from accounts.models import ApiKey, Membership, ServiceAccount
 from accounts.services import api_keys as services
-from accounts.stepup import RecentlyVerified
+from accounts.stepup import require_recent_verification
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet, StrictSerializer
 from rbac.permissions import API_KEYS_MANAGE
 from rbac.services import require_perm
@@ -28,8 +28,6 @@ class NotWithApiKey(BasePermission):
 
 
 CREDENTIAL_PERMISSIONS = [IsAuthenticated, NotWithApiKey]
-# Minting credentials is sensitive: it also needs a recent check of the caller (MFA step-up).
-MINTING_PERMISSIONS = [*CREDENTIAL_PERMISSIONS, RecentlyVerified]
 
 
 class ServiceAccountSummarySerializer(serializers.ModelSerializer):
@@ -104,13 +102,14 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
 
     def get_permissions(self):
         if self.action in ("create", "rotate"):
-            return [permission() for permission in MINTING_PERMISSIONS]
+            return [permission() for permission in CREDENTIAL_PERMISSIONS]
         return super().get_permissions()
 
     def scoped_queryset(self):
         return services.api_keys_visible_to(user=self.request.user, org=self.organization)
 
     def create(self, request, *args, **kwargs):
+        require_recent_verification(request)  # minting a credential: MFA step-up
         data = ApiKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -132,7 +131,8 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
 
     @action(detail=True, methods=["post"])
     def rotate(self, request, *args, **kwargs):
-        key = self.get_object()
+        key = self.get_object()  # another organization's key is a 404 before anything else
+        require_recent_verification(request)  # minting a credential: MFA step-up
         data = ApiKeyRotateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.api_key_rotate(
@@ -176,7 +176,7 @@ class ServiceAccountViewSet(mixins.ListModelMixin, OrgScopedViewSet):
 
     def get_permissions(self):
         if self.action == "create":
-            return [permission() for permission in MINTING_PERMISSIONS]
+            return [permission() for permission in CREDENTIAL_PERMISSIONS]
         return super().get_permissions()
 
     def scoped_queryset(self):
@@ -187,6 +187,7 @@ class ServiceAccountViewSet(mixins.ListModelMixin, OrgScopedViewSet):
         return ServiceAccount.objects.annotate(role=Subquery(role[:1]))
 
     def create(self, request, *args, **kwargs):
+        require_recent_verification(request)  # minting a credential: MFA step-up
         data = ServiceAccountCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = services.service_account_create(actor=request.user, org=self.organization, **data.validated_data)

@@ -41,17 +41,20 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
         if "get_queryset" in cls.__dict__:
             raise TypeError(f"{cls.__name__} overrides get_queryset; implement scoped_queryset() instead")
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        from accounts.selectors import membership_for_slug
-        from rbac.services import remember_membership
+    def check_permissions(self, request):
+        # The organization is resolved before any permission class runs: another organization's route answers
+        # 404 (as if it did not exist), never a 403 that would confirm it does. Anonymous callers still get 401.
+        if request.user.is_authenticated:
+            from accounts.selectors import membership_for_slug
+            from rbac.services import remember_membership
 
-        self.membership = membership_for_slug(user=request.user, org_slug=kwargs.get("org_slug", ""))
-        if self.membership is None:
-            raise Http404
-        remember_membership(self.membership)
-        self.organization = self.membership.organization
-        request._request.organization = self.organization  # for middleware that works per organization (audit)
+            self.membership = membership_for_slug(user=request.user, org_slug=self.kwargs.get("org_slug", ""))
+            if self.membership is None:
+                raise Http404
+            remember_membership(self.membership)
+            self.organization = self.membership.organization
+            request._request.organization = self.organization  # for middleware that works per organization
+        super().check_permissions(request)
 
     def scoped_queryset(self):
         raise NotImplementedError

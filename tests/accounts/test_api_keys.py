@@ -157,9 +157,9 @@ def test_well_formed_unknown_key_is_401(acme):
     _refused(acme, bearer(key_generate("personal")), 401)
 
 
-def test_secret_is_never_stored_logged_or_audited(acme, client_for, caplog, capsys):
+def test_secret_is_never_stored_logged_or_audited(acme, client_for, caplog, capsys, verified_client_for):
     caplog.set_level(logging.DEBUG)
-    response = client_for(acme.admin).post(
+    response = verified_client_for(acme.admin).post(
         "/api/v1/orgs/acme/api-keys/", {"name": "ci", "scopes": ["channels.view"]}, format="json"
     )
     assert response.status_code == 201, response.json()
@@ -178,9 +178,9 @@ def test_secret_is_never_stored_logged_or_audited(acme, client_for, caplog, caps
     assert "secret" not in detail.json() and body not in detail.content.decode()
 
 
-def test_key_never_exceeds_its_owners_permissions(acme, client_for):
+def test_key_never_exceeds_its_owners_permissions(acme, client_for, verified_client_for):
     # At creation: a member cannot give a key a code they do not hold.
-    response = client_for(acme.member).post(
+    response = verified_client_for(acme.member).post(
         "/api/v1/orgs/acme/api-keys/", {"name": "x", "scopes": ["members.manage"]}, format="json"
     )
     assert response.status_code == 403
@@ -246,8 +246,8 @@ def test_list_query_count_does_not_grow(acme, client_for):
     assert counts[0] == counts[1]
 
 
-def test_create_validation_is_400_and_writes_nothing(acme, client_for):
-    client = client_for(acme.member)
+def test_create_validation_is_400_and_writes_nothing(acme, verified_client_for):
+    client = verified_client_for(acme.member)
     far = (timezone.now() + timedelta(days=400)).isoformat()
     for body in (
         {"name": "x", "scopes": []},
@@ -271,10 +271,10 @@ def test_keys_cannot_mint_keys(acme):
     assert response.status_code == 403 and ApiKey.objects.count() == 1
 
 
-def test_rotation_keeps_the_old_key_working_for_the_overlap(acme, client_for):
+def test_rotation_keeps_the_old_key_working_for_the_overlap(acme, client_for, verified_client_for):
     old = new_key(acme, acme.member)
     with time_machine.travel(timezone.now(), tick=False) as clock:
-        response = client_for(acme.member).post(
+        response = verified_client_for(acme.member).post(
             f"/api/v1/orgs/acme/api-keys/{old.key.pk}/rotate", {"overlap_hours": 2}, format="json"
         )
         assert response.status_code == 201, response.json()
@@ -287,7 +287,7 @@ def test_rotation_keeps_the_old_key_working_for_the_overlap(acme, client_for):
         assert bearer(old.secret).get(CHANNELS).status_code == 401
         assert bearer(new_secret).get(CHANNELS).status_code == 200
     assert AuditEvent.objects.filter(event_name="api_key.rotated").count() == 1
-    again = client_for(acme.member).post(f"/api/v1/orgs/acme/api-keys/{old.key.pk}/rotate", {}, format="json")
+    again = verified_client_for(acme.member).post(f"/api/v1/orgs/acme/api-keys/{old.key.pk}/rotate", {}, format="json")
     assert again.status_code == 409
 
 
@@ -307,13 +307,13 @@ def test_last_use_is_written_at_most_once_a_minute(acme):
         assert writes() == 1
 
 
-def test_service_account_keys(acme, client_for):
-    response = client_for(acme.admin).post(
+def test_service_account_keys(acme, client_for, verified_client_for):
+    response = verified_client_for(acme.admin).post(
         "/api/v1/orgs/acme/service-accounts/", {"name": "ci-bot", "role": "member"}, format="json"
     )
     assert response.status_code == 201, response.json()
     assert client_for(acme.member).get("/api/v1/orgs/acme/service-accounts/").status_code == 403
-    response = client_for(acme.admin).post(
+    response = verified_client_for(acme.admin).post(
         "/api/v1/orgs/acme/api-keys/",
         {"name": "deploy", "scopes": ["channels.view"], "service_account_id": response.json()["id"]},
         format="json",
@@ -323,7 +323,7 @@ def test_service_account_keys(acme, client_for):
     assert bearer(response.json()["secret"]).get(CHANNELS).status_code == 200
     # Members may not create service keys.
     account = service_account_create(actor=acme.owner, org=acme.org, name="other")
-    response = client_for(acme.member).post(
+    response = verified_client_for(acme.member).post(
         "/api/v1/orgs/acme/api-keys/",
         {"name": "x", "scopes": ["channels.view"], "service_account_id": account.pk},
         format="json",
