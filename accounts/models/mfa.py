@@ -19,6 +19,10 @@ _RECOVERY_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 RECOVERY_CODE_LENGTH = 12
 
 
+def new_salt() -> str:
+    return secrets.token_hex(16)  # 32 hex characters
+
+
 def _normalise_code(code: str) -> str:
     return "".join(ch for ch in str(code).upper() if ch.isalnum())
 
@@ -26,7 +30,7 @@ def _normalise_code(code: str) -> str:
 class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
     """A user's current set of single-use recovery codes (regenerating replaces the whole set)."""
 
-    salt = models.CharField(max_length=32, default=secrets.token_hex, editable=False)
+    salt = models.CharField(max_length=32, default=new_salt, editable=False)
 
     def get_throttle_factor(self):
         return getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1)
