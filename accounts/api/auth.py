@@ -274,6 +274,27 @@ class SessionTotpConfirmView(_AnonymousAuthView):
         return Response({"user": me, "recovery_codes": codes or []})
 
 
+class PasswordResetSerializer(StrictSerializer):
+    email = serializers.EmailField()
+
+
+class PasswordResetView(_AnonymousAuthView):
+    """Mobile and API clients start a password reset: allauth e-mails the same link the browser page sends.
+
+    The answer is 202 whatever the address, so the endpoint does not tell who has an account."""
+
+    @extend_schema(summary="E-mail a password-reset link", request=PasswordResetSerializer, responses={202: None})
+    def post(self, request):
+        from allauth.account.forms import ResetPasswordForm
+
+        data = PasswordResetSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        form = ResetPasswordForm(data={"email": data.validated_data["email"]})
+        if form.is_valid():
+            form.save(request._request)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
 class ReverifyView(APIView):
     """Step-up for a logged-in session: a second factor (or the password, for users without one)."""
 

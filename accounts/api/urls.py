@@ -34,6 +34,7 @@ urlpatterns = [
     path("auth/session/webauthn/begin", auth.SessionWebAuthnBeginView.as_view(), name="auth-session-webauthn-begin"),
     path("auth/session/webauthn/finish", auth.SessionWebAuthnFinishView.as_view(), name="auth-session-webauthn-finish"),
     path("auth/reverify", auth.ReverifyView.as_view(), name="auth-reverify"),
+    path("auth/password-reset", auth.PasswordResetView.as_view(), name="auth-password-reset"),
     path("auth/reverify/webauthn", auth.ReverifyWebAuthnView.as_view(), name="auth-reverify-webauthn"),
     path(f"{org}members/", views.MemberViewSet.as_view({"get": "list"}), name="member-list"),
     path(f"{org}members/<int:user_id>/sessions", member_sessions, name="member-sessions"),

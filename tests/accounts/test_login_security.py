@@ -150,3 +150,21 @@ def test_email_verification_link_verifies_and_is_recorded(db, anon, client):
     assert client.post(link).status_code == 302
     assert attempt(anon, user.email, PASSWORD).status_code == 200
     assert AuditEvent.objects.filter(event_name="auth.email_verified", target_id=str(user.pk)).exists()
+
+
+def test_password_reset_over_json_mails_a_link_and_tells_nobody_who_exists(acme, anon, client):
+    known = anon.post("/api/v1/auth/password-reset", {"email": acme.member.email}, format="json")
+    unknown = anon.post("/api/v1/auth/password-reset", {"email": "nobody@acme.test"}, format="json")
+    assert known.status_code == unknown.status_code == 202
+    assert anon.post("/api/v1/auth/password-reset", {"email": "not-an-address"}, format="json").status_code == 400
+    to_member = [m for m in mail.outbox if m.to == [acme.member.email]]
+    assert len(to_member) == 1
+    link = re.search(r"http://testserver(/accounts/password/reset/key/\S+/)", to_member[0].body).group(1)
+    form = client.get(link, follow=True)
+    assert form.status_code == 200
+    new = "a long enough passphrase 42"
+    done = client.post(form.redirect_chain[-1][0] if form.redirect_chain else link,
+                       {"password1": new, "password2": new})  # fmt: skip
+    assert done.status_code == 302
+    assert attempt(anon, acme.member.email, new).status_code == 200
+    assert AuditEvent.objects.filter(event_name="auth.password_changed", target_id=str(acme.member.pk)).exists()
