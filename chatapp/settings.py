@@ -5,6 +5,8 @@ needed) and production (CHATAPP_ENV=production; secrets required, HTTPS hardenin
 "Configuration", for every variable.
 """
 
+import base64
+import re
 import secrets
 import ssl
 from datetime import timedelta
@@ -30,38 +32,55 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 
 
-def _secret_key() -> str:
-    """Production must be given SECRET_KEY; development generates one once and keeps it in var/."""
-    if key := env.str("SECRET_KEY", default=""):
-        return key
+def _server_secret(name: str, generate, file: str) -> str:
+    """The environment variable `name`: required in production; in development generated once by `generate()`
+    into var/`file` (readable by the owner only) and kept, so a restart keeps sessions, keys and chains valid."""
+    if value := env.str(name, default=""):
+        return value
     if PRODUCTION:
-        raise ImproperlyConfigured("SECRET_KEY is required when CHATAPP_ENV=production")
-    key_file = VAR_DIR / "secret_key"
+        raise ImproperlyConfigured(f"{name} is required when CHATAPP_ENV=production")
+    key_file = VAR_DIR / file
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(64))
+        key_file.write_text(generate())
         key_file.chmod(0o600)
     return key_file.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
+def _random_base64_32() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _base64_32_keys(name: str, raw: str, ids: tuple[str, str] = (r"[^=,\s]+", "")) -> dict[str, str]:
+    """Parse "id=<base64 of 32 random bytes>,..." (newest first), refusing short keys and repeated ids.
+    `ids` is the pattern key ids must match and how the error message describes it."""
+    pattern, described = ids
+    keys = {}
+    for item in raw.split(","):
+        key_id, _, encoded = item.strip().partition("=")
+        try:
+            valid = len(base64.b64decode(encoded, validate=True)) == 32
+        except ValueError:
+            valid = False
+        if not re.fullmatch(pattern, key_id) or key_id in keys or not valid:
+            raise ImproperlyConfigured(
+                f"{name} entries look like id=<base64 of 32 random bytes>, with unique ids{described}"
+            )
+        keys[key_id] = encoded
+    return keys
+
+
+SECRET_KEY = _server_secret("SECRET_KEY", lambda: secrets.token_urlsafe(64), "secret_key")
 
 
 def _audit_hmac_keys() -> dict[str, str]:
     """AUDIT_HMAC_KEYS="k2=secret,k1=older": the first seals new audit events, all of them verify old ones.
 
-    Separate from SECRET_KEY so that rotating one never breaks the other; development generates one in var/.
+    Separate from SECRET_KEY so that rotating one never breaks the other.
     """
-    raw = env.str("AUDIT_HMAC_KEYS", default="")
-    if not raw:
-        if PRODUCTION:
-            raise ImproperlyConfigured("AUDIT_HMAC_KEYS is required when CHATAPP_ENV=production")
-        key_file = VAR_DIR / "audit_hmac_key"
-        if not key_file.exists():
-            key_file.write_text("dev=" + secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
-        raw = key_file.read_text().strip()
     keys = {}
-    for item in raw.split(","):
+    for item in _server_secret("AUDIT_HMAC_KEYS", lambda: "dev=" + secrets.token_urlsafe(48), "audit_hmac_key").split(
+        ","
+    ):
         key_id, _, secret = item.strip().partition("=")
         if not key_id or len(secret) < 32:
             raise ImproperlyConfigured("AUDIT_HMAC_KEYS entries look like id=secret, with secrets of 32+ characters")
@@ -71,57 +90,19 @@ def _audit_hmac_keys() -> dict[str, str]:
 
 AUDIT_HMAC_KEYS = _audit_hmac_keys()
 
-
-def _api_key_hmac_key() -> str:
-    """API_KEY_HMAC_KEY: the server key API keys are stored under (HMAC-SHA256; docs/security.md, "API keys").
-
-    Changing it invalidates every API key. Development generates one in var/.
-    """
-    if key := env.str("API_KEY_HMAC_KEY", default=""):
-        if len(key) < 32:
-            raise ImproperlyConfigured("API_KEY_HMAC_KEY must be at least 32 characters")
-        return key
-    if PRODUCTION:
-        raise ImproperlyConfigured("API_KEY_HMAC_KEY is required when CHATAPP_ENV=production")
-    key_file = VAR_DIR / "api_key_hmac_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(48))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
-
-
-API_KEY_HMAC_KEY = _api_key_hmac_key()
+# API_KEY_HMAC_KEY: the server key API keys are stored under (HMAC-SHA256; docs/security.md, "API keys").
+# Changing it invalidates every API key.
+API_KEY_HMAC_KEY = _server_secret("API_KEY_HMAC_KEY", lambda: secrets.token_urlsafe(48), "api_key_hmac_key")
+if len(API_KEY_HMAC_KEY) < 32:
+    raise ImproperlyConfigured("API_KEY_HMAC_KEY must be at least 32 characters")
 # Owners are e-mailed this many days before a key expires (daily beat task accounts.api_keys_warn_expiring).
 API_KEY_EXPIRY_WARNING_DAYS = env.int("API_KEY_EXPIRY_WARNING_DAYS", default=7)
 
-
-def _audit_signing_keys() -> dict[str, str]:
-    """AUDIT_SIGNING_KEYS="k1=<base64 of a 32-byte Ed25519 seed>": signs audit checkpoints (first key signs)."""
-    import base64
-
-    raw = env.str("AUDIT_SIGNING_KEYS", default="")
-    if not raw:
-        if PRODUCTION:
-            raise ImproperlyConfigured("AUDIT_SIGNING_KEYS is required when CHATAPP_ENV=production")
-        key_file = VAR_DIR / "audit_signing_key"
-        if not key_file.exists():
-            key_file.write_text("dev=" + base64.b64encode(secrets.token_bytes(32)).decode())
-            key_file.chmod(0o600)
-        raw = key_file.read_text().strip()
-    keys = {}
-    for item in raw.split(","):
-        key_id, _, seed = item.strip().partition("=")
-        try:
-            valid = len(base64.b64decode(seed, validate=True)) == 32
-        except ValueError:
-            valid = False
-        if not key_id or not valid:
-            raise ImproperlyConfigured("AUDIT_SIGNING_KEYS entries look like id=<base64 of 32 random bytes>")
-        keys[key_id] = seed
-    return keys
-
-
-AUDIT_SIGNING_KEYS = _audit_signing_keys()
+# AUDIT_SIGNING_KEYS="k1=<base64 of a 32-byte Ed25519 seed>": signs audit checkpoints (the first key signs).
+AUDIT_SIGNING_KEYS = _base64_32_keys(
+    "AUDIT_SIGNING_KEYS",
+    _server_secret("AUDIT_SIGNING_KEYS", lambda: "dev=" + _random_base64_32(), "audit_signing_key"),
+)
 # api.request events are buffered per worker and written after a response once this many seconds have passed
 # (or this many wait); with AUDIT_API_AUTOFLUSH off they wait for an explicit flush (the tests do that).
 AUDIT_API_AUTOFLUSH = env.bool("AUDIT_API_AUTOFLUSH", default=True)
@@ -132,42 +113,14 @@ AUDIT_STREAM_ALLOW_PRIVATE = env.bool("AUDIT_STREAM_ALLOW_PRIVATE", default=Fals
 # Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 
-
-def _field_encryption_keys() -> dict[str, str]:
-    """FIELD_ENCRYPTION_KEYS="k2=<base64 of 32 random bytes>,k1=<older>": AES-256-GCM keys of encrypted fields.
-
-    The first key encrypts, every key decrypts (docs/data-protection.md, "Rotating keys"). Ids are letters,
-    digits, '-' and '_' only: the envelope "v1:<id>:..." also carries organization key ids, "org.<hex>".
-    """
-    import base64
-    import re
-
-    raw = env.str("FIELD_ENCRYPTION_KEYS", default="")
-    if not raw:
-        if PRODUCTION:
-            raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is required when CHATAPP_ENV=production")
-        key_file = VAR_DIR / "field_encryption_key"
-        if not key_file.exists():
-            key_file.write_text("dev=" + base64.b64encode(secrets.token_bytes(32)).decode())
-            key_file.chmod(0o600)
-        raw = key_file.read_text().strip()
-    keys = {}
-    for item in raw.split(","):
-        key_id, _, encoded = item.strip().partition("=")
-        try:
-            valid = len(base64.b64decode(encoded, validate=True)) == 32
-        except ValueError:
-            valid = False
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", key_id) or key_id in keys or not valid:
-            raise ImproperlyConfigured(
-                "FIELD_ENCRYPTION_KEYS entries look like id=<base64 of 32 random bytes> with unique ids of "
-                "letters, digits, '-' and '_'"
-            )
-        keys[key_id] = encoded
-    return keys
-
-
-FIELD_ENCRYPTION_KEYS = _field_encryption_keys()
+# FIELD_ENCRYPTION_KEYS="k2=<base64 of 32 random bytes>,k1=<older>": AES-256-GCM keys of encrypted fields. The
+# first key encrypts, every key decrypts (docs/data-protection.md, "Rotating keys"). Ids are letters, digits,
+# '-' and '_' only: the envelope "v1:<id>:..." also carries organization key ids, "org.<hex>".
+FIELD_ENCRYPTION_KEYS = _base64_32_keys(
+    "FIELD_ENCRYPTION_KEYS",
+    _server_secret("FIELD_ENCRYPTION_KEYS", lambda: "dev=" + _random_base64_32(), "field_encryption_key"),
+    ids=(r"[A-Za-z0-9_-]{1,32}", " of letters, digits, '-' and '_'"),
+)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
