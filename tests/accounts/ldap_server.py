@@ -22,7 +22,7 @@ SUFFIX = "dc=acme,dc=test"
 PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
 SERVICE_DN = f"cn=chatapp,{SUFFIX}"
-SERVICE_PASSWORD = "service-bind-secret-7"  # noqa: S105 - a test directory's password
+SERVICE_PASSWORD = "service-bind-secret-7"
 
 
 def _name(common_name: str) -> x509.Name:
@@ -84,7 +84,7 @@ class TestDirectory(SlapdObject):
     __test__ = False  # not a pytest test class
     suffix = SUFFIX
     root_cn = "admin"
-    root_pw = "root-secret-7"  # noqa: S105 - a test directory's password
+    root_pw = "root-secret-7"
     slapd_loglevel = "0"
     openldap_schema_files = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif")
 
