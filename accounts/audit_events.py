@@ -50,3 +50,23 @@ SESSION_EXPIRED = declare(351, "session.expired", Category.SECURITY, "a session 
 CREDENTIALS_REVOKED = declare(
     352, "credentials.revoked_all", Category.SECURITY, "{actor} revoked every session and API key of {target}"
 )
+
+# Enterprise SSO core (360-369); the protocols declare theirs in accounts/sso/<kind>_events.py (370-399).
+# Secrets never appear in these events: configuration changes name the secret fields that are set, not values.
+SSO_LOGIN = declare(360, "sso.login", Category.SECURITY, "{actor} signed in through {target}")
+SSO_LOGIN_FAILED = declare(361, "sso.login_failed", Category.SECURITY, "a sign-in as {actor} through {target} failed")
+SSO_PROVIDER_CREATED = declare(
+    362, "sso.provider_created", Category.DATA_CHANGE, "{actor} added identity provider {target}"
+)
+SSO_PROVIDER_UPDATED = declare(
+    363, "sso.provider_updated", Category.DATA_CHANGE, "{actor} changed identity provider {target}"
+)
+SSO_PROVIDER_DELETED = declare(
+    364, "sso.provider_deleted", Category.DATA_CHANGE, "{actor} removed identity provider {target}"
+)
+SSO_DEPROVISIONED = declare(
+    365, "sso.deprovisioned", Category.SECURITY, "{actor} deprovisioned {target}: membership ended, credentials revoked"
+)
+SSO_ENFORCEMENT_UPDATED = declare(
+    366, "sso.enforcement_updated", Category.SECURITY, "{actor} changed SSO enforcement or break-glass for {target}"
+)

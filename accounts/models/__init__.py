@@ -4,9 +4,11 @@ from accounts.models.api_keys import ApiKey, ServiceAccount
 from accounts.models.mfa import RecoveryCode, RecoveryCodeDevice, WebAuthnDevice
 from accounts.models.people import Invitation, Membership, Organization, User, UserManager, slug_validator
 from accounts.models.sessions import UserSession
+from accounts.models.sso import IdentityProvider
 
 __all__ = [
     "ApiKey",
+    "IdentityProvider",
     "Invitation",
     "Membership",
     "Organization",

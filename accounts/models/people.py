@@ -111,6 +111,11 @@ class Organization(models.Model):
         "step-up window (minutes)", default=15, validators=[MinValueValidator(1), MaxValueValidator(1440)],
         help_text="Sensitive actions (API keys, roles, SSO settings, exports) need an MFA check this recent.",
     )  # fmt: skip
+    sso_enforced = models.BooleanField(
+        "enforce SSO", default=False,
+        help_text="Refuse password login to users whose e-mail domain an enabled identity provider of this "
+        "organization serves (break-glass owners excepted; LDAP passwords go to the directory).",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["name"]
@@ -137,6 +142,10 @@ class Membership(models.Model):
         default=True, help_text="A deactivated member keeps their history but cannot reach the organization."
     )
     joined = models.DateTimeField(default=timezone.now, editable=False)
+    sso_break_glass = models.BooleanField(
+        "SSO break-glass", default=False,
+        help_text="Owners only: may still log in with a password when SSO is enforced (for when the IdP is down).",
+    )  # fmt: skip
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "user"], name="membership_unique")]
