@@ -4,7 +4,7 @@ settings for one connection.
 `IdentityProvider.config` of an LDAP provider (non-secret; the bind password is `secrets["bind_password"]`):
 
     server_uris        ["ldaps://dc1.example.com", "ldaps://dc2.example.com"]  tried in order
-    start_tls          true for ldap:// URIs (upgraded before anything is sent); must be false for ldaps://
+    start_tls          upgrade ldap:// URIs before anything is sent (default: on unless every URI is ldaps://)
     ca_cert            PEM of the CA(s) that issued the server certificate; empty: the system's trust store
     bind_dn            the service account that searches the directory
     user_search_base   "ou=people,dc=example,dc=com"
@@ -50,7 +50,9 @@ AD_ACCOUNT_DISABLED = 0x2  # userAccountControl's ACCOUNTDISABLE bit
 
 def config_of(provider) -> dict:
     config = dict(provider.config or {})
-    config.setdefault("start_tls", True)
+    uris = config.get("server_uris") if isinstance(config.get("server_uris"), list) else []
+    # StartTLS unless every URI is already ldaps://; a mix is refused by validate().
+    config.setdefault("start_tls", not all(str(uri).lower().startswith("ldaps://") for uri in uris))
     config.setdefault("user_filter", "(mail=%(user)s)")
     config.setdefault("group_type", "groupOfNames")
     config.setdefault("required_groups", [])
@@ -136,15 +138,23 @@ def validate(provider) -> dict[str, list[str]]:
 # --- django-auth-ldap settings for one provider ----------------------------------------------------------------
 
 
+_ca_directory: Path | None = None
+
+
 def _ca_file(pem: str) -> str:
-    """The CA bundle as a file (libldap reads CAs from files), named by its hash so a changed CA is a new file."""
-    directory = Path(tempfile.gettempdir()) / "chatapp-ldap-ca"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    path = directory / f"{hashlib.sha256(pem.encode()).hexdigest()}.pem"
+    """The CA bundle as a file (libldap reads CAs from files), named by its hash so a changed CA is a new file.
+
+    The directory is this process's own (mkdtemp: private, unpredictable): in a shared /tmp another local user
+    could otherwise plant a file under the expected name and have us trust their CA.
+    """
+    global _ca_directory
+    if _ca_directory is None:
+        _ca_directory = Path(tempfile.mkdtemp(prefix="chatapp-ldap-ca-"))
+    path = _ca_directory / f"{hashlib.sha256(pem.encode()).hexdigest()}.pem"
     if not path.exists():
-        partial = path.with_suffix(f".{id(pem)}.tmp")
-        partial.write_text(pem)
-        partial.replace(path)  # atomic: a concurrent login never reads half a file
+        with tempfile.NamedTemporaryFile("w", dir=_ca_directory, delete=False, suffix=".tmp") as partial:
+            partial.write(pem)
+        Path(partial.name).replace(path)  # atomic: a concurrent login never reads half a file
     return str(path)
 
 

@@ -4,7 +4,8 @@
 step-up re-check all call it) asks this backend first. When the address's domain is served by an enabled LDAP
 provider, the directory is the only judge of the password: a refusal raises PermissionDenied, so Django stops
 and the local password (EmailBackend) is never tried. The one exception is a break-glass owner, who falls
-through to the local password so an organization whose directory is down or wrong can still get in.
+through to their local password whenever the directory refuses them or is down, so an organization whose
+directory is broken can still get in.
 
 On success the SSO core provisions the user exactly as for SAML and OIDC (JIT, name, group-mapped teams and
 roles); the login itself, MFA included, stays with the caller's password flow.
@@ -187,31 +188,30 @@ class LDAPDirectoryBackend(LDAPBackend):
         if not password:
             # django-auth-ldap refuses empty passwords too: an empty one would be an anonymous bind.
             raise PermissionDenied
-        reason, detail = "", ""
         for provider in providers:
             try:
                 entry = directory_check(provider, email, password)
             except DirectoryUnavailable as exc:
                 logger.warning("LDAP provider %s unavailable: %s", provider.slug, exc)
-                reason, detail = "directory_unavailable", str(exc)
-                sso.sso_failure(request, provider=provider, reason=reason, email=email, detail=detail)
-                continue
+                sso.sso_failure(
+                    request, provider=provider, reason="directory_unavailable", email=email, detail=str(exc)
+                )
+                continue  # another provider for this domain may answer
             if entry is None:
-                reason = "wrong_password_or_unknown_user"
-                sso.sso_failure(request, provider=provider, reason=reason, email=email)
+                sso.sso_failure(request, provider=provider, reason="wrong_password_or_unknown_user", email=email)
                 continue
             refusal = entry.refusal(provider)
             if refusal:
                 sso.sso_failure(request, provider=provider, reason=refusal, email=email)
-                raise PermissionDenied  # the directory knows them and says no: no other way in
+                break  # the directory knows them and says no
             try:
                 # request=None: provision only. The caller's password flow logs in, after MFA when due.
                 return sso.sso_login(None, provider=provider, identity=entry.identity(provider, email))
             except sso.SsoRefused:
-                raise PermissionDenied from None  # already audited by the core
+                break  # already audited by the core
         if any(_is_break_glass(provider, email) for provider in providers):
             return None  # break-glass owners may use their local password (EmailBackend, next)
-        raise PermissionDenied
+        raise PermissionDenied  # stops Django here: the local password is never tried
 
     def get_user(self, user_id):
         # Sessions name this backend; the user is the database's (no directory query on every request).

@@ -86,7 +86,8 @@ class TestDirectory(SlapdObject):
     root_cn = "admin"
     root_pw = "root-secret-7"
     slapd_loglevel = "0"
-    openldap_schema_files = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif")
+    # msuser: Active Directory's user and group classes (userAccountControl, groupType), to test AD mode.
+    openldap_schema_files = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif", "msuser.ldif")
 
     def __init__(self):
         self.workdir = Path(tempfile.mkdtemp(prefix="chatapp-slapd-"))
@@ -162,6 +163,29 @@ class TestDirectory(SlapdObject):
         dn = f"cn={cn},{GROUPS}"
         conn = self.admin()
         self._add(conn, dn, objectClass="posixGroup", cn=cn, gidNumber=str(gid), memberUid=list(member_uids))
+        conn.unbind_s()
+        return dn
+
+    # Active Directory look-alikes (msuser schema): attributes AD itself would fill in are given by hand.
+    _AD_REQUIRED = {"instanceType": "4", "nTSecurityDescriptor": "test"}
+
+    def add_ad_user(self, cn: str, *, password: str, mail: str, disabled: bool = False) -> str:
+        dn = f"cn={cn},{PEOPLE}"
+        conn = self.admin()
+        self._add(
+            conn, dn, objectClass="user", cn=cn, sn=cn, mail=mail, userPrincipalName=mail, userPassword=password,
+            userAccountControl=str(512 | (2 if disabled else 0)), objectCategory="cn=Person", **self._AD_REQUIRED,
+        )  # fmt: skip
+        conn.unbind_s()
+        return dn
+
+    def add_ad_group(self, cn: str, members: list[str]) -> str:
+        dn = f"cn={cn},{GROUPS}"
+        conn = self.admin()
+        self._add(
+            conn, dn, objectClass="group", cn=cn, groupType="-2147483646", member=list(members) or [SERVICE_DN],
+            objectCategory="cn=Group", **self._AD_REQUIRED,
+        )  # fmt: skip
         conn.unbind_s()
         return dn
 

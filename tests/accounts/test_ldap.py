@@ -217,6 +217,11 @@ def test_browser_login_form_uses_the_directory(client, provider):
 def test_validation_refuses_clear_text_and_bad_settings(acme, directory):
     provider = _provider(acme.org, directory)
     assert ldap_kind.validate(provider) == {}
+    del provider.config["start_tls"]
+    provider.config["server_uris"] = ["ldaps://dc1.corp.test", "ldaps://dc2.corp.test"]
+    assert ldap_kind.validate(provider) == {}  # LDAPS alone: no StartTLS by default
+    provider.config["server_uris"] = ["ldap://dc1.corp.test"]
+    assert ldap_kind.config_of(provider)["start_tls"] is True
     provider.config.update(
         start_tls=False, user_filter="mail=%(user)s", bind_dn="not a dn", group_type="nis", ca_cert="nope"
     )
@@ -310,3 +315,32 @@ def test_admin_test_connection_action_reports_clearly(acme, provider, directory)
     assert "wrong" not in failed
     outcomes = AuditEvent.objects.filter(event_name="ldap.connection_tested").values_list("outcome", flat=True)
     assert sorted(outcomes) == ["failure", "success", "success"]
+
+
+# --- Active Directory mode (slapd with AD's user and group classes) --------------------------------------------
+
+
+def test_active_directory_nested_groups_and_disabled_accounts(acme, directory):
+    dana = directory.add_ad_user("Dana Scully", password="dana-pw-1", mail="dana@corp.test")
+    fox = directory.add_ad_user("Fox Mulder", password="fox-pw-1", mail="fox@corp.test")
+    devs = directory.add_ad_group("devs", [dana, fox])
+    directory.add_ad_group("all-staff", [devs])  # dana and fox are in it through devs
+    provider = _provider(
+        acme.org, directory, group_type="activeDirectory",
+        user_filter="(&(objectClass=user)(|(mail=%(user)s)(userPrincipalName=%(user)s)))",
+    )  # fmt: skip
+    staff = Team.objects.create(organization=acme.org, name="Staff")
+    IdentityGroupMapping.objects.create(organization=acme.org, provider="corp-ldap", group_name="all-staff", team=staff)
+    assert _login("dana@corp.test", "dana-pw-1")[1].status_code == 200
+    assert _login("fox@corp.test", "fox-pw-1")[1].status_code == 200
+    dana_user = User.objects.get(email="dana@corp.test")
+    assert _team_names(dana_user) == ["Staff"]
+    assert dana_user.full_name == "Dana Scully"
+
+    directory.modify(dana, "userAccountControl", "514")  # ACCOUNTDISABLE
+    assert _login("dana@corp.test", "dana-pw-1")[1].status_code == 400
+    assert _failures() == ["directory_disabled"]
+    assert ldap_sync(provider) == {"checked": 2, "updated": 0, "deprovisioned": 1}
+    assert AuditEvent.objects.get(event_name="sso.deprovisioned").metadata["reason"] == "directory_disabled"
+    assert not Membership.objects.get(organization=acme.org, user=dana_user).is_active
+    assert Membership.objects.get(organization=acme.org, user__email="fox@corp.test").is_active
