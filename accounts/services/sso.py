@@ -344,6 +344,11 @@ def _clean_domains(value) -> list[str]:
     return domains
 
 
+def identity_provider_validate(provider: IdentityProvider) -> None:
+    """Raise ValidationError with every field error of an unsaved provider (the admin form shows them)."""
+    _validate(provider)
+
+
 def _validate(provider: IdentityProvider) -> None:
     """Raise ValidationError with every field error: the model's, the core's, then the kind's."""
     errors: dict[str, list[str]] = {}
