@@ -7,7 +7,6 @@ teams); the hourly sync deprovisions people the directory removed or moved out o
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.contrib.admin import ModelAdmin
 from django.contrib.admin.sites import site
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -297,7 +296,7 @@ def _run_admin_action(user, queryset):
     SessionMiddleware(lambda r: None).process_request(request)
     request.user = user
     request._messages = FallbackStorage(request)
-    check_ldap_connection(ModelAdmin(IdentityProvider, site), request, queryset)
+    check_ldap_connection(site.get_model_admin(IdentityProvider), request, queryset)
     return [str(m) for m in request._messages]
 
 
@@ -344,3 +343,23 @@ def test_active_directory_nested_groups_and_disabled_accounts(acme, directory):
     assert AuditEvent.objects.get(event_name="sso.deprovisioned").metadata["reason"] == "directory_disabled"
     assert not Membership.objects.get(organization=acme.org, user=dana_user).is_active
     assert Membership.objects.get(organization=acme.org, user__email="fox@corp.test").is_active
+
+
+def test_api_creates_an_ldap_provider_with_a_write_only_bind_password(acme, directory, verified_client_for):
+    client = verified_client_for(acme.owner)
+    body = {
+        "kind": "ldap", "slug": "corp-ldap", "name": "Corp directory", "email_domains": ["corp.test"],
+        "config": {"server_uris": [directory.ldap_uri], "ca_cert": directory.ca_pem, "bind_dn": SERVICE_DN,
+                   "user_search_base": PEOPLE, "group_search_base": GROUPS},
+        "secrets": {"bind_password": SERVICE_PASSWORD},
+    }  # fmt: skip
+    clear_text = {**body, "config": {**body["config"], "start_tls": False}}
+    refused = client.post("/api/v1/orgs/acme/identity-providers/", clear_text, format="json")
+    assert refused.status_code == 400
+    assert "clear" in str(refused.json())
+    created = client.post("/api/v1/orgs/acme/identity-providers/", body, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["secrets_set"] == ["bind_password"]
+    assert SERVICE_PASSWORD not in created.content.decode()
+    assert SERVICE_PASSWORD not in str(list(AuditEvent.objects.values()))
+    assert _login("alice@corp.test", ALICE_PASSWORD)[1].status_code == 400  # JIT off by default: not a member
