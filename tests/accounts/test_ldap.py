@@ -363,3 +363,15 @@ def test_api_creates_an_ldap_provider_with_a_write_only_bind_password(acme, dire
     assert SERVICE_PASSWORD not in created.content.decode()
     assert SERVICE_PASSWORD not in str(list(AuditEvent.objects.values()))
     assert _login("alice@corp.test", ALICE_PASSWORD)[1].status_code == 400  # JIT off by default: not a member
+
+
+def test_passwords_never_reach_the_logs(acme, provider, caplog):
+    caplog.set_level("DEBUG")
+    assert _login("alice@corp.test", ALICE_PASSWORD)[1].status_code == 200
+    assert _login("alice@corp.test", "wrong-" + ALICE_PASSWORD)[1].status_code == 400
+    provider.secrets = {"bind_password": "wrong-" + SERVICE_PASSWORD}
+    provider.save()
+    assert _login("alice@corp.test", ALICE_PASSWORD)[1].status_code == 400
+    assert "Binding as" in caplog.text  # django-auth-ldap did log at debug level
+    assert ALICE_PASSWORD not in caplog.text
+    assert SERVICE_PASSWORD not in caplog.text
