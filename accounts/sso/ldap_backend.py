@@ -155,6 +155,7 @@ def directory_check(provider, email: str, password: str) -> DirectoryEntry | Non
 
 def directory_lookup(provider, email: str) -> DirectoryEntry | None:
     """The directory's entry for `email` through the service account (sync, test connection), or None."""
+    # _LDAPUser is what django-auth-ldap's own populate_user() uses; that public method would also save a user.
     from django_auth_ldap.backend import _LDAPUser
 
     backend = _Directory(provider)
