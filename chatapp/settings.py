@@ -298,6 +298,8 @@ AUTH_USER_MODEL = "accounts.User"
 # django-axes first: it refuses a locked-out user or address before any password is hashed.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Addresses whose domain an enabled LDAP provider serves are checked by that directory, and only by it.
+    "accounts.sso.ldap_backend.LDAPDirectoryBackend",
     "accounts.backends.EmailBackend",
 ]
 # Argon2id for new and changed passwords; PBKDF2 hashes made before still verify and are upgraded at login.

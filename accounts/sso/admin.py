@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from accounts.models import IdentityProvider
 from accounts.services import sso
 from accounts.sso import kinds
+from accounts.sso.ldap_admin import check_ldap_connection
 from chatapp.kernel.admin import ServiceAdminMixin
 
 SECRET_PREFIX = "secret__"
@@ -117,6 +118,7 @@ class IdentityProviderAdmin(ServiceAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "slug", "organization__slug"]
     list_select_related = ["organization"]
     readonly_fields = ["secrets_stored", "created", "updated"]
+    actions = [check_ldap_connection]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # One input per secret field of the registered kinds (of this provider's kind once it exists), declared

@@ -236,8 +236,11 @@ def test_break_glass_owners_still_use_their_password(acme, enforced, client):
 def test_enforcement_applies_only_to_the_providers_domains_and_not_to_ldap(acme, globex, enforced):
     assert api_login(globex.member.email).status_code == 200
     IdentityProvider.objects.filter(pk=enforced.pk).update(kind="ldap")
-    # LDAP passwords go to the directory (the LDAP backend): no refusal for an LDAP-only domain.
-    assert api_login(acme.member.email).status_code == 200
+    # LDAP passwords go to the directory (the LDAP backend), not to an SSO refusal: this provider's row has no
+    # directory settings, so the backend refuses it as unavailable (400, audited), never with 403 sso-required.
+    ldap_answer = api_login(acme.member.email)
+    assert ldap_answer.status_code == 400
+    assert AuditEvent.objects.filter(event_name="sso.login_failed", metadata__reason="directory_unavailable").exists()
     acme.org.sso_enforced = False
     acme.org.save()
     IdentityProvider.objects.filter(pk=enforced.pk).update(kind="test")
