@@ -19,5 +19,6 @@ urlpatterns = [
     path("mfa/recovery-codes/", views.recovery_codes, name="mfa_recovery_codes"),
     path("mfa/devices/<str:kind>/<int:pk>/remove/", views.device_remove, name="mfa_device_remove"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("oidc/", include("accounts.sso.oidc_urls")),
     path("", include("allauth.account.urls")),
 ]
