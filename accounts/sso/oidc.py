@@ -59,6 +59,7 @@ class Settings:
     client_secret: str
     scopes: tuple[str, ...]
     issuer: str = ""  # OIDC: the exact expected `iss`
+    issuer_aliases: tuple[str, ...] = ()  # Google documents `iss` as either its URL or its bare host name
     discovery_url: str = ""  # OIDC
     github_web: str = ""  # GitHub: https://github.com (authorize, token) ...
     github_api: str = ""  # ... and https://api.github.com (user, emails, orgs, teams)
@@ -125,6 +126,7 @@ def settings_for(provider) -> Settings:
         issuer=issuer,
         discovery_url=discovery or "",
         hosted_domain=str(config.get("hosted_domain", "")).lower() if preset == "google" else "",
+        issuer_aliases=("accounts.google.com",) if preset == "google" else (),
     )
 
 

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
 import logging
 import secrets
@@ -23,7 +24,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 from django.conf import settings as django_settings
 from django.core.cache import cache
@@ -45,6 +46,10 @@ JWKS_REFETCH_INTERVAL = 60  # an unknown kid refetches at most this often per JW
 USER_AGENT = "chatapp-sso/1"
 # Asymmetric only: HS256 would let anyone holding the *public* key sign; "none" signs nothing.
 ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
+
+
+class _AddressRefused(Exception):
+    """A host resolved to an address the SSRF rule refuses (not an OSError: it must not read as "unreachable")."""
 
 
 class OidcError(Exception):
@@ -95,8 +100,6 @@ def url_problem(url: str) -> str:
 
 
 def _is_ip(host: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -111,7 +114,7 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
         raise OSError(f"cannot resolve {host}") from exc
     addresses = list(dict.fromkeys((family, sockaddr[0]) for family, _, _, _, sockaddr in infos))
     if not allow_private() and any(not address_is_public(address) for _, address in addresses):
-        raise PermissionError(f"{host} resolves to a non-public address")
+        raise _AddressRefused(f"{host} resolves to a non-public address")
     last_error: OSError = OSError(f"cannot resolve {host}")
     for family, address in addresses:
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -154,7 +157,7 @@ def _http(method: str, url: str, *, form: dict | None = None, headers: dict | No
         conn.request(method, target, body=body, headers=all_headers)
         response = conn.getresponse()
         data = response.read(MAX_RESPONSE_BYTES + 1)
-    except PermissionError as exc:
+    except _AddressRefused as exc:
         raise OidcError("address_refused", "The identity provider is misconfigured.", detail=str(exc)) from exc
     except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
         raise OidcError(
@@ -196,7 +199,8 @@ def _cache_key(kind: str, url: str) -> str:
 
 def discover(settings) -> dict:
     """The OP's discovery document (cached), refused unless its issuer is exactly the configured one."""
-    key = _cache_key("discovery", settings.discovery_url)
+    # keyed on the expected issuer too: changing the configured issuer must re-check the document
+    key = _cache_key("discovery", f"{settings.issuer}\n{settings.discovery_url}")
     document = cache.get(key)
     if document is None:
         document = _get_json(settings.discovery_url, "discovery")
@@ -299,9 +303,8 @@ def _exchange(settings, token_endpoint: str, *, code: str, redirect_uri: str, ve
     if isinstance(methods, list) and "client_secret_basic" not in methods and "client_secret_post" in methods:
         form |= {"client_id": settings.client_id, "client_secret": settings.client_secret}
     else:
-        pair = f"{_form_escape(settings.client_id)}:{_form_escape(settings.client_secret)}"
+        pair = f"{quote_plus(settings.client_id)}:{quote_plus(settings.client_secret)}"
         headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        form["client_id"] = settings.client_id
     status, data = _http("POST", token_endpoint, form=form, headers=headers)
     document = _json(status, data, "token")
     if status != 200 or "error" in document:
@@ -311,12 +314,6 @@ def _exchange(settings, token_endpoint: str, *, code: str, redirect_uri: str, ve
             detail=f"{status} {str(document.get('error', ''))[:80]}",
         )
     return document
-
-
-def _form_escape(value: str) -> str:
-    from urllib.parse import quote_plus
-
-    return quote_plus(value)
 
 
 def _segment(token: str, index: int) -> dict:
@@ -349,7 +346,7 @@ def verify_id_token(settings, jwks_uri: str, token, *, nonce: str, on_refetch=No
         raise OidcError("invalid_token", "The identity provider sent an invalid sign-in token.")
     now = time.time() if now is None else now
 
-    if claims.get("iss") != settings.issuer:
+    if claims.get("iss") not in (settings.issuer, *settings.issuer_aliases):
         raise OidcError(
             "wrong_issuer",
             "The sign-in token comes from another issuer.",

@@ -39,9 +39,13 @@ def _provider(org_slug: str, provider_slug: str) -> IdentityProvider:
         .filter(organization__slug=org_slug, slug=provider_slug, kind=IdentityProvider.Kind.OIDC)
         .first()
     )
-    if provider is None or not provider.enabled or not provider.organization.is_active:
+    if provider is None:
         raise Http404("No such sign-in method.")
     return provider
+
+
+def _disabled(provider) -> bool:
+    return not provider.enabled or not provider.organization.is_active
 
 
 def _callback_uri(request, provider) -> str:
@@ -66,6 +70,8 @@ def _page(request, provider, message: str, status: int):
 @require_GET
 def oidc_login(request, org_slug: str, provider_slug: str):
     provider = _provider(org_slug, provider_slug)
+    if _disabled(provider):
+        raise Http404("No such sign-in method.")  # nothing to audit: no login was attempted
     try:
         start = oidc_client.begin(settings_for(provider), redirect_uri=_callback_uri(request, provider))
     except OidcError as exc:
@@ -89,6 +95,9 @@ def oidc_login(request, org_slug: str, provider_slug: str):
 @require_GET
 def oidc_callback(request, org_slug: str, provider_slug: str):
     provider = _provider(org_slug, provider_slug)
+    if _disabled(provider):  # switched off while the person was at the IdP
+        message = "This sign-in method is turned off. Ask your administrator."
+        return _refused(request, provider, reason="provider_disabled", status=403, message=message)
     pending = dict(request.session.get(SESSION_KEY, {}))
     entry = pending.pop(request.GET.get("state", ""), None)  # consumed whatever happens next: one try per state
     request.session[SESSION_KEY] = pending

@@ -80,6 +80,7 @@ class TinyOP:
         self.github: dict = {}
         self.jwks_hits = self.token_calls = 0
         self.last_token_request: dict = {}
+        self.last_access_token = ""
         self._codes: dict = {}
         self._server = make_server("127.0.0.1", 0, self, server_class=_ThreadingServer, handler_class=_QuietHandler)
         self.issuer = f"http://127.0.0.1:{self._server.server_port}"
@@ -193,21 +194,19 @@ class TinyOP:
             return self._json({"error": "invalid_grant", "error_description": "PKCE"}, "400 Bad Request")
         if form.get("redirect_uri") != request.get("redirect_uri"):
             return self._json({"error": "invalid_grant"}, "400 Bad Request")
-        answer = {"access_token": "at-" + secrets.token_urlsafe(8), "token_type": "Bearer"}
-        if "nonce" in request:
+        self.last_access_token = "at-" + secrets.token_urlsafe(8)
+        answer = {"access_token": self.last_access_token, "token_type": "Bearer"}
+        if "nonce" in request:  # an OIDC login (GitHub's OAuth has none)
             answer["id_token"] = self.id_token(request["nonce"])
-            self.last_access_token = answer["access_token"]
-        else:
-            self.last_access_token = answer["access_token"]
         return self._json(answer)
 
     def _userinfo(self, environ, **_):
-        if environ.get("HTTP_AUTHORIZATION") != f"Bearer {getattr(self, 'last_access_token', '')}":
+        if environ.get("HTTP_AUTHORIZATION") != f"Bearer {self.last_access_token}":
             return self._json({"error": "invalid_token"}, "401 Unauthorized")
         return self._json(self.userinfo or {"sub": "user-1"})
 
     def _github_api(self, environ, path, **_):
-        if environ.get("HTTP_AUTHORIZATION") != f"Bearer {getattr(self, 'last_access_token', '')}":
+        if environ.get("HTTP_AUTHORIZATION") != f"Bearer {self.last_access_token}":
             return self._json({"message": "Bad credentials"}, "401 Unauthorized")
         key = path.removeprefix("/api/v3")
         if key not in self.github:

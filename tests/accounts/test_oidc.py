@@ -155,6 +155,7 @@ def test_tiny_op_login_checks_pkce_and_uses_basic_client_auth(acme, tiny):
     assert response.status_code == 302
     assert User.objects.filter(email="bob@acme.test").exists()
     assert "client_secret" not in tiny.last_token_request  # it went in the Authorization header
+    assert all("s3cret-value" not in f"{row.metadata}{row.changes}" for row in AuditEvent.objects.all())
 
 
 def test_es256_tokens_are_accepted(acme, tiny):
@@ -363,12 +364,16 @@ def test_google_hosted_domain_is_enforced(acme, tiny):
     assert oidc_client._identity_from_claims(google, {"sub": "1", "email": "x@acme.test", "hd": "acme.test"}, {})
 
 
-def test_unknown_or_disabled_provider_is_404(acme, tiny):
+def test_unknown_or_disabled_provider(acme, tiny):
     provider = _tiny_provider(acme, tiny)
     assert Client().get("/accounts/oidc/acme/nope/login/").status_code == 404
+    browser = Client()
+    state = parse_qs(urlsplit(_start(browser, provider)).query)["state"][0]
     provider.enabled = False
     provider.save()
     assert Client().get(f"/accounts/oidc/acme/{provider.slug}/login/").status_code == 404
+    response = browser.get(f"/accounts/oidc/acme/{provider.slug}/callback/", {"code": "x", "state": state})
+    _refused(response, "provider_disabled", status=403)
 
 
 def test_next_url_to_another_site_is_ignored(acme, tiny):
