@@ -6,8 +6,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import ApiKey, Invitation, Membership, Organization, ServiceAccount, User, UserSession
-from accounts.services import mfa
+from accounts.services import mfa, sso
 from accounts.services.login import lockout_clear
+from accounts.sso import admin as sso_admin  # noqa: F401  (registers IdentityProviderAdmin)
 from chatapp.kernel.admin import ServiceAdminMixin
 
 # django-otp's own admin shows every user's TOTP secret and QR code to staff: an admin never needs them
@@ -111,16 +112,31 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 "once the policy applies to them, and how recent a check sensitive actions need.",
             },
         ),
+        (
+            "Single sign-on",
+            {
+                "fields": ["sso_enforced"],
+                "description": "Refuse password login to addresses of the identity providers' domains; name "
+                "break-glass owners on their memberships.",
+            },
+        ),
     ]
 
     def save_model(self, request, obj, form, change):
         policy = {name: form.cleaned_data[name] for name in mfa.POLICY_FIELDS if name in form.changed_data}
-        if change and policy:
-            # The policy goes through its service (permission, audit); the rest of the form saves as usual.
-            for name in policy:
+        enforce = change and "sso_enforced" in form.changed_data
+        if change and (policy or enforce):
+            # Policies go through their services (permission, audit); the rest of the form saves as usual.
+            for name in [*policy, *(["sso_enforced"] if enforce else [])]:
                 setattr(obj, name, form.initial[name])
             obj.save()
-            self.call_service(request, mfa.security_policy_update, actor=request.user, org=obj, **policy)
+            if policy:
+                self.call_service(request, mfa.security_policy_update, actor=request.user, org=obj, **policy)
+            if enforce:
+                self.call_service(
+                    request, sso.sso_enforcement_update, actor=request.user, org=obj,
+                    sso_enforced=form.cleaned_data["sso_enforced"],
+                )  # fmt: skip
         else:
             obj.save()
 
@@ -160,6 +176,11 @@ class MembershipAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 role=obj.role,
                 is_active=obj.is_active,
             )
+            if "sso_break_glass" in form.changed_data and getattr(request, "_service_error", None) is None:
+                self.call_service(
+                    request, sso.sso_enforcement_update, actor=request.user, org=obj.organization,
+                    break_glass={obj.user_id: obj.sso_break_glass},
+                )  # fmt: skip
         else:
             saved = self.call_service(
                 request, services.member_add, actor=request.user, org=obj.organization, user=obj.user, role=obj.role

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import api_keys, auth, mfa, sessions, views
+from accounts.api import api_keys, auth, mfa, sessions, sso, views
 
 org = "orgs/<slug:org_slug>/"
 
@@ -13,6 +13,11 @@ member_mfa_reset = mfa.MemberMfaResetViewSet.as_view({"post": "reset"})
 security_policy = mfa.SecurityPolicyViewSet.as_view({"get": "list", "patch": "partial_update"})
 invitation_list = mfa.InvitationViewSet.as_view({"get": "list", "post": "create"})
 invitation_detail = mfa.InvitationViewSet.as_view({"delete": "destroy"})
+idp_list = sso.IdentityProviderViewSet.as_view({"get": "list", "post": "create"})
+idp_detail = sso.IdentityProviderViewSet.as_view(
+    {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+)
+sso_enforcement = sso.SsoEnforcementViewSet.as_view({"get": "list", "patch": "partial_update"})
 
 urlpatterns = [
     path("me", views.MeView.as_view(), name="me"),
@@ -35,6 +40,7 @@ urlpatterns = [
     path("auth/session/webauthn/finish", auth.SessionWebAuthnFinishView.as_view(), name="auth-session-webauthn-finish"),
     path("auth/reverify", auth.ReverifyView.as_view(), name="auth-reverify"),
     path("auth/reverify/webauthn", auth.ReverifyWebAuthnView.as_view(), name="auth-reverify-webauthn"),
+    path("auth/sso-discovery", sso.SsoDiscoveryView.as_view(), name="auth-sso-discovery"),
     path(f"{org}members/", views.MemberViewSet.as_view({"get": "list"}), name="member-list"),
     path(f"{org}members/<int:user_id>/sessions", member_sessions, name="member-sessions"),
     path(f"{org}members/<int:pk>/mfa-reset", member_mfa_reset, name="member-mfa-reset"),
@@ -45,4 +51,7 @@ urlpatterns = [
     path(f"{org}api-keys/<int:pk>/", api_key_detail, name="api-key-detail"),
     path(f"{org}api-keys/<int:pk>/rotate", api_key_rotate, name="api-key-rotate"),
     path(f"{org}service-accounts/", service_accounts, name="service-account-list"),
+    path(f"{org}identity-providers/", idp_list, name="identity-provider-list"),
+    path(f"{org}identity-providers/<int:pk>/", idp_detail, name="identity-provider-detail"),
+    path(f"{org}sso-enforcement", sso_enforcement, name="sso-enforcement"),
 ]

@@ -1,6 +1,7 @@
 """allauth adapter: our login stage, invitation-only sign-up, and sign-ups and logins through our services."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django import forms
 from django.conf import settings
 
 from accounts.auth.stages import MfaStage
@@ -36,6 +37,17 @@ class AccountAdapter(DefaultAccountAdapter):
         if confirmed:
             email_verified(user=email_address.user, email=email_address.email)
         return confirmed
+
+    def authenticate(self, request, **credentials):
+        from accounts.services.sso import SsoRequired, password_login_check
+
+        # Checked before the password: an address whose organization enforces SSO never gets a password
+        # verdict here (nor a lockout count), just the way to its identity provider.
+        try:
+            password_login_check(request, email=credentials.get("email", ""))
+        except SsoRequired as refused:
+            raise forms.ValidationError(str(refused.detail), code="sso_required") from None
+        return super().authenticate(request, **credentials)
 
     def authentication_failed(self, request, **credentials):
         login_failed(request, email=credentials.get("email", ""))

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from accounts.auth import views
+from accounts.auth import sso, views
 
 urlpatterns = [
     path("security/", views.security, name="security"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("mfa/webauthn/reverify/finish/", views.webauthn_reverify_finish, name="mfa_webauthn_reverify_finish"),
     path("mfa/recovery-codes/", views.recovery_codes, name="mfa_recovery_codes"),
     path("mfa/devices/<str:kind>/<int:pk>/remove/", views.device_remove, name="mfa_device_remove"),
+    path("sso/", sso.sso_start, name="sso_start"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("oidc/", include("accounts.sso.oidc_urls")),
     path("", include("allauth.account.urls")),

@@ -30,7 +30,12 @@ def password_check(request, *, email: str, password: str) -> User | None:
     """The user these credentials name, or None (recorded). django-axes refuses locked-out pairs before hashing.
 
     `request` must be Django's HttpRequest (not DRF's wrapper): axes marks a lockout on it for its middleware.
+    Raises SsoRequired (403, recorded) before any password is checked when the organization enforces SSO for
+    this address (accounts.services.sso.password_login_check).
     """
+    from accounts.services.sso import password_login_check
+
+    password_login_check(request, email=email)
     user = authenticate(request, email=email, password=password)
     if user is None:
         login_failed(request, email=email)

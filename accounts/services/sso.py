@@ -344,11 +344,17 @@ def _clean_domains(value) -> list[str]:
     return domains
 
 
+def identity_provider_validate(provider: IdentityProvider) -> None:
+    """Raise ValidationError with every field error of an unsaved provider (the admin form shows them)."""
+    _validate(provider)
+
+
 def _validate(provider: IdentityProvider) -> None:
     """Raise ValidationError with every field error: the model's, the core's, then the kind's."""
     errors: dict[str, list[str]] = {}
     try:
-        provider.full_clean(exclude=["organization", "secrets", "email_domains", "attribute_map", "config"])
+        # The kind is checked by the registry (kinds.validate), which knows what this server offers.
+        provider.full_clean(exclude=["organization", "kind", "secrets", "email_domains", "attribute_map", "config"])
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
@@ -376,8 +382,10 @@ def _validate(provider: IdentityProvider) -> None:
             errors.setdefault("email_domains", []).append(
                 f"Already served by another organization: {', '.join(taken)}."
             )
-    if not errors:
-        errors = kinds.validate(provider)
+    # The kind's validator sees well-typed values only; its errors join the core's so a form shows them all.
+    if not {"config", "secrets", "attribute_map"} & set(errors):
+        for name, messages in kinds.validate(provider).items():
+            errors.setdefault(name, []).extend(messages)
     if errors:
         raise ValidationError(errors)
 
