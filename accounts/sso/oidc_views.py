@@ -68,8 +68,8 @@ def _page(request, provider, message: str, status: int):
 
 @never_cache
 @require_GET
-def oidc_login(request, org_slug: str, provider_slug: str):
-    provider = _provider(org_slug, provider_slug)
+def oidc_login(request, organization: str, provider: str):
+    provider = _provider(organization, provider)
     if _disabled(provider):
         raise Http404("No such sign-in method.")  # nothing to audit: no login was attempted
     try:
@@ -93,8 +93,8 @@ def oidc_login(request, org_slug: str, provider_slug: str):
 
 @never_cache
 @require_GET
-def oidc_callback(request, org_slug: str, provider_slug: str):
-    provider = _provider(org_slug, provider_slug)
+def oidc_callback(request, organization: str, provider: str):
+    provider = _provider(organization, provider)
     if _disabled(provider):  # switched off while the person was at the IdP
         message = "This sign-in method is turned off. Ask your administrator."
         return _refused(request, provider, reason="provider_disabled", status=403, message=message)
