@@ -18,6 +18,7 @@ import http.client
 import ipaddress
 import json
 import logging
+import math
 import secrets
 import socket
 import ssl
@@ -261,7 +262,7 @@ def signing_key(jwks_uri: str, kid, alg: str, on_refetch: Callable[[], None] | N
         )
     try:
         return (RSAKey if alg == "RS256" else ECKey).import_key(jwk)
-    except (JoseError, ValueError, TypeError) as exc:
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise OidcError("invalid_response", "The identity provider published an unusable key.") from exc
 
 
@@ -333,7 +334,7 @@ def verify_id_token(settings, jwks_uri: str, token, *, nonce: str, on_refetch=No
         raise OidcError("invalid_token", "The identity provider sent no valid sign-in token.")
     header = _segment(token, 0)
     alg = header.get("alg")
-    if alg not in ALGORITHMS:
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise OidcError(
             "alg_refused", "The sign-in token is not signed the way we require.", detail=f"alg={str(alg)[:20]}"
         )
@@ -357,21 +358,21 @@ def verify_id_token(settings, jwks_uri: str, token, *, nonce: str, on_refetch=No
     if settings.client_id not in audiences or claims.get("azp", settings.client_id) != settings.client_id:
         raise OidcError("wrong_audience", "The sign-in token was issued to another application.")
     exp, iat = claims.get("exp"), claims.get("iat")
-    if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+    if not all(isinstance(t, int | float) and math.isfinite(t) for t in (exp, iat)):
         raise OidcError("invalid_token", "The sign-in token has no validity period.")
     if now > exp + CLOCK_SKEW or now > iat + MAX_TOKEN_AGE + CLOCK_SKEW:
         raise OidcError("expired", "The sign-in took too long and expired. Start again.")
     nbf = claims.get("nbf", iat)
-    if not isinstance(nbf, int | float) or iat > now + CLOCK_SKEW or nbf > now + CLOCK_SKEW:
+    if not isinstance(nbf, int | float) or not iat <= now + CLOCK_SKEW or not nbf <= now + CLOCK_SKEW:
         raise OidcError("not_yet_valid", "The sign-in token is not valid yet. Check the server clocks.")
-    if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(claims["nonce"], nonce):
+    if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(claims["nonce"].encode(), nonce.encode()):
         raise OidcError("wrong_nonce", "The sign-in token does not belong to this sign-in. Start again.")
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise OidcError("invalid_token", "The sign-in token names no user.")
 
     # Single use across every worker (shared cache): the nonce, and the jti when the IdP sends one, are
-    # remembered until the token would have expired anyway.
-    ttl = max(int(exp - now) + CLOCK_SKEW, 1)
+    # remembered for as long as the token passes the age check above (whatever its `exp` says).
+    ttl = MAX_TOKEN_AGE + 2 * CLOCK_SKEW
     seen = [f"nonce:{claims['iss']}:{nonce}"] + ([f"jti:{claims['iss']}:{claims['jti']}"] if claims.get("jti") else [])
     for marker in seen:
         if not cache.add(_cache_key("seen", marker), 1, ttl):
@@ -485,7 +486,9 @@ def _complete_github(settings, *, code: str, redirect_uri: str, verifier: str) -
         if settings.github_groups:
             teams = get_list("/user/teams?per_page=100")
             groups = orgs + [
-                f"{str((t.get('organization') or {}).get('login', '')).lower()}/{t.get('slug', '')}" for t in teams
+                f"{str(t['organization'].get('login', '')).lower()}/{t.get('slug', '')}"
+                for t in teams
+                if isinstance(t.get("organization"), dict)
             ]
     claims = {
         "sub": str(user["id"]),  # the numeric id: a login name can be renamed and then taken by someone else

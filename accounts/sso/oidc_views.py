@@ -153,6 +153,12 @@ def oidc_callback(request, organization: str, provider: str):
     except OidcError as exc:
         logger.info("oidc login refused", extra={"provider": provider.pk, "reason": exc.reason})
         return _refused(request, provider, reason=exc.reason, message=exc.message, status=exc.status, detail=exc.detail)
+    except Exception:
+        # The IdP's answers are untrusted input: a shape the checks did not foresee is still a refused sign-in
+        # with a clear page, not a 500 (and the traceback goes to the logs to be fixed).
+        logger.exception("oidc login failed unexpectedly", extra={"provider": provider.pk})
+        message = f"{provider.name} sent an answer we could not understand. Start again."
+        return _refused(request, provider, reason="invalid_response", status=400, detail="unexpected", message=message)
     identity = SsoIdentity(
         subject=result.subject, email=result.email, full_name=result.full_name, groups=result.groups,
         attributes={k: v for k, v in result.claims.items() if k in ("sub", "iss", "login", "hd", "tid")},

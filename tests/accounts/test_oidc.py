@@ -222,6 +222,28 @@ def test_alg_none_is_refused(acme, tiny):
     _refused(_login_tiny(Client(), provider), "alg_refused")
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [{"exp": float("inf")}, {"nonce": "nonce-ü"}, {"iat": "yesterday"}, {"aud": {"x": 1}}, {"email": ["a@acme.test"]}],
+)
+def test_odd_claims_in_a_signed_token_are_clean_400s(acme, tiny, claims):
+    provider = _tiny_provider(acme, tiny)
+    tiny.claims = {"email": "bob@acme.test", **claims}
+    response = _login_tiny(Client(), provider)
+    assert response.status_code == 400 and _failures()
+
+
+def test_odd_header_is_a_clean_400(acme, tiny):
+    provider = _tiny_provider(acme, tiny)
+
+    def odd(claims):
+        _, payload, signature = tiny.sign(claims).split(".")
+        return f"eyJhbGciOlsiUlMyNTYiXX0.{payload}.{signature}"  # {"alg":["RS256"]}
+
+    tiny.token_override = odd
+    _refused(_login_tiny(Client(), provider), "alg_refused")
+
+
 def test_garbage_id_token_is_a_clean_400(acme, tiny):
     provider = _tiny_provider(acme, tiny)
     tiny.token_override = lambda claims: "not.a-token.at-all!"
