@@ -28,6 +28,8 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
+from django.core import checks
 from django.urls import reverse
 
 from accounts.sso import kinds, oidc_client
@@ -196,3 +198,17 @@ def login_url(provider) -> str:
 
 
 kinds.register("oidc", validate=validate, secret_fields=["client_secret"], login_url=login_url)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def sso_fetches_stay_public(app_configs, **kwargs):
+    """Discovery/JWKS/token URLs are chosen by organization admins: private addresses are for tests and on-prem."""
+    if getattr(django_settings, "SSO_ALLOW_PRIVATE", False):
+        return [
+            checks.Warning(
+                "SSO_ALLOW_PRIVATE is on: identity-provider URLs may point at private addresses and use plain http.",
+                hint="Leave it off in production unless every identity provider really is on your own network.",
+                id="accounts.W101",
+            )
+        ]
+    return []

@@ -121,6 +121,28 @@ def test_full_login_against_a_real_op_creates_the_user_with_mapped_teams(acme, m
     assert login.metadata["subject"] == "alice-sub"
 
 
+def test_email_first_page_routes_to_the_op_and_back(acme, mock_issuer):
+    provider = _provider(acme.org, config={"discovery_url": f"{mock_issuer}/.well-known/openid-configuration"})
+    discovery = Client().get("/api/v1/auth/sso-discovery", {"email": "alice@acme.test"}).json()
+    assert discovery["providers"][0]["login_url"] == f"http://testserver/accounts/oidc/acme/{provider.slug}/login/"
+
+    browser = Client()
+    page = browser.post("/accounts/sso/?next=/accounts/security/", {"email": "alice@acme.test"})
+    assert page.status_code == 302 and page["Location"].startswith(f"/accounts/oidc/acme/{provider.slug}/login/")
+    authorize = browser.get(page["Location"])["Location"]
+    response = _login_mock(browser, provider, "alice-sub", authorize)
+    assert response["Location"] == "/accounts/security/"
+    assert browser.get("/accounts/security/").status_code == 200
+
+
+def test_deploy_check_warns_when_private_addresses_are_allowed(settings):
+    from accounts.sso.oidc import sso_fetches_stay_public
+
+    assert [w.id for w in sso_fetches_stay_public(None)] == ["accounts.W101"]
+    settings.SSO_ALLOW_PRIVATE = False
+    assert sso_fetches_stay_public(None) == []
+
+
 def test_real_op_user_outside_the_providers_domains_is_refused(acme, mock_issuer):
     provider = _provider(acme.org, config={"discovery_url": f"{mock_issuer}/.well-known/openid-configuration"})
     response = _login_mock(Client(), provider, "mallory-sub")
