@@ -474,6 +474,11 @@ def identity_provider_update(
     provider.secrets = _merge_secrets(provider.secrets or {}, secrets)
     _validate(provider)
     _save(provider)
+    if provider.slug != before["slug"]:
+        # Mappings name their provider by slug: they follow a rename (recorded in this event's slug change).
+        from rbac.models import IdentityGroupMapping
+
+        IdentityGroupMapping.objects.filter(organization=org, provider=before["slug"]).update(provider=provider.slug)
     changes = diff(before, provider_snapshot(provider))
     if changes or secrets:
         metadata = {"secrets_written": sorted(secrets)} if secrets else None

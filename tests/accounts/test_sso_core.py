@@ -372,6 +372,16 @@ def test_bad_input_gets_field_errors_and_writes_nothing(acme, globex, verified_c
     assert not events("sso.provider_created", acme.org)
 
 
+def test_renaming_a_provider_keeps_its_group_mappings(acme, verified_client_for):
+    provider = make_provider(acme.org)
+    team = Team.objects.create(organization=acme.org, name="Engineering")
+    mapping = IdentityGroupMapping.objects.create(organization=acme.org, provider="okta", group_name="eng", team=team)
+    response = verified_client_for(acme.owner).patch(f"{URL}{provider.pk}/", {"slug": "okta-eu"}, format="json")
+    assert response.status_code == 200
+    mapping.refresh_from_db()
+    assert mapping.provider == "okta-eu"
+
+
 def test_duplicate_slug_is_a_conflict(acme, verified_client_for):
     client = verified_client_for(acme.owner)
     assert client.post(URL, NEW, format="json").status_code == 201
