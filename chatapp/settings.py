@@ -110,6 +110,9 @@ AUDIT_API_FLUSH_SECONDS = env.float("AUDIT_API_FLUSH_SECONDS", default=1.0)
 AUDIT_API_FLUSH_MAX = env.int("AUDIT_API_FLUSH_MAX", default=500)
 # Audit streaming may connect to private/loopback addresses and plain http (tests and on-prem collectors only).
 AUDIT_STREAM_ALLOW_PRIVATE = env.bool("AUDIT_STREAM_ALLOW_PRIVATE", default=False)
+# SSO (OIDC discovery, JWKS, token URLs): allow private/loopback addresses and plain http. Tests and on-premises
+# IdPs only; off by default because the URLs are chosen by organization admins (SSRF).
+SSO_ALLOW_PRIVATE = env.bool("SSO_ALLOW_PRIVATE", default=False)
 # Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 

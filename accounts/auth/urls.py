@@ -20,5 +20,6 @@ urlpatterns = [
     path("mfa/devices/<str:kind>/<int:pk>/remove/", views.device_remove, name="mfa_device_remove"),
     path("sso/", sso.sso_start, name="sso_start"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("oidc/", include("accounts.sso.oidc_urls")),
     path("", include("allauth.account.urls")),
 ]
