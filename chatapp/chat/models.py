@@ -133,9 +133,11 @@ class LegalHold(TenantModel):
     channel or user (one per matter); each is released on its own.
     """
 
-    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="legal_holds")
+    # RESTRICT: a held channel or user cannot be deleted on its own (that would end the hold silently), while
+    # deleting the whole organization, holds included, still works.
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.RESTRICT, related_name="legal_holds")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
     )
     reason = models.CharField(max_length=500)
     created = models.DateTimeField(default=timezone.now, editable=False)
