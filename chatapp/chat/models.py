@@ -133,8 +133,8 @@ class LegalHold(TenantModel):
     channel or user (one per matter); each is released on its own.
     """
 
-    # RESTRICT: a held channel or user cannot be deleted on its own (that would end the hold silently), while
-    # deleting the whole organization, holds included, still works.
+    # RESTRICT, not CASCADE: deleting a held channel or user would end the hold silently. (RESTRICT rather than
+    # PROTECT lets a deletion of the whole organization, holds included, go through.)
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.RESTRICT, related_name="legal_holds")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
