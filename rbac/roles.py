@@ -32,9 +32,10 @@ _ADMIN = _MEMBER | {
     "teams.manage",
     "api_keys.manage",
     "audit.read",
+    "retention.view",
 }
-_OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage"}
-_AUDITOR = {"org.view", "members.view", "channels.view", "audit.read"}
+_OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage", "retention.manage"}
+_AUDITOR = {"org.view", "members.view", "channels.view", "audit.read", "retention.view"}
 _BILLING = {"org.view", "members.view", "billing.manage"}
 
 BUILT_IN_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -1,8 +1,18 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import Count
 
-from chatapp.chat import services
-from chatapp.chat.models import Channel, ChannelMember, Message
+from chatapp.chat import retention, services
+from chatapp.chat.models import (
+    Channel,
+    ChannelMember,
+    ChannelRetentionOverride,
+    LegalHold,
+    Message,
+    MessageRetentionPolicy,
+    RetentionAction,
+    RetentionRun,
+)
 from chatapp.kernel.admin import ServiceAdminMixin
 
 
@@ -105,3 +115,157 @@ class MessageAdmin(ServiceAdminMixin, admin.ModelAdmin):
             for message in queryset.select_related("organization")
         )
         self.message_user(request, f"Deleted {done} message(s).")
+
+
+# Message retention. Saves and releases go through chatapp.chat.retention, so the admin writes the same audit
+# events as the API.
+
+
+class MessageRetentionPolicyForm(forms.ModelForm):
+    """Saving a policy that removes messages takes two presses: the first shows the preview, the second saves.
+
+    `previewed` carries what the shown preview was computed for; changing any value after it asks again.
+    """
+
+    previewed = forms.CharField(widget=forms.HiddenInput, required=False)
+    preview = None
+
+    class Meta:
+        model = MessageRetentionPolicy
+        fields = ["organization", "enabled", "days", "action"]
+
+    def clean(self):
+        cleaned = super().clean()
+        org = cleaned.get("organization") or getattr(self.instance, "organization", None)
+        if self.errors or org is None or not cleaned.get("enabled"):
+            return cleaned  # field errors first; turning retention off removes nothing, so there is nothing to show
+        rules = retention.Rules(
+            enabled=True, days=cleaned["days"], action=cleaned["action"], overrides=retention.rules_of(org).overrides
+        )
+        signature = f"{org.pk}:{rules.days}:{rules.action}"
+        if cleaned.get("previewed") != signature:
+            self.preview = retention.retention_preview(org=org, rules=rules)
+            self.data = self.data.copy()
+            self.data["previewed"] = signature
+            verb = "delete" if rules.action == RetentionAction.DELETE else "anonymize"
+            raise forms.ValidationError(
+                f"Not saved yet: this policy would {verb} {self.preview['total']} message(s) now (per channel "
+                "below). Save again to confirm."
+            )
+        return cleaned
+
+
+@admin.register(MessageRetentionPolicy)
+class MessageRetentionPolicyAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    form = MessageRetentionPolicyForm
+    change_form_template = "admin/chat/retention_policy_change_form.html"
+    list_display = ["organization", "enabled", "days", "action", "updated", "updated_by"]
+    list_filter = ["enabled", "action"]
+    list_select_related = ["organization", "updated_by"]
+    search_fields = ["organization__slug", "organization__name"]
+    fields = ["organization", "enabled", "days", "action", "previewed", "would_go_now", "updated", "updated_by"]
+    readonly_fields = ["would_go_now", "updated", "updated_by"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "organization"] if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # switch it off instead: the row keeps who changed it last
+
+    @admin.display(description="Next run would remove")
+    def would_go_now(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        preview = retention.retention_preview(org=obj.organization, rules=retention.rules_of(obj.organization))
+        return f"{preview['total']} message(s) in {len(preview['channels'])} channel(s)"
+
+    def save_model(self, request, obj, form, change):
+        policy = self.call_service(
+            request, retention.retention_policy_set, actor=request.user, org=obj.organization,
+            enabled=obj.enabled, days=obj.days, action=obj.action,
+        )  # fmt: skip
+        if policy is not None:
+            obj.pk = policy.pk
+
+
+@admin.register(ChannelRetentionOverride)
+class ChannelRetentionOverrideAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """One channel's override; saved by re-saving the policy with the changed list (one write path, one event)."""
+
+    list_display = ["channel", "organization", "days"]
+    list_select_related = ["channel", "organization"]
+    list_filter = ["organization"]
+    raw_id_fields = ["channel"]
+    fields = ["channel", "days"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["channel"] if obj else []
+
+    def _save_overrides(self, request, org, overrides):
+        rules = retention.rules_of(org)
+        return self.call_service(
+            request, retention.retention_policy_set, actor=request.user, org=org, enabled=rules.enabled,
+            days=rules.days, action=rules.action, overrides=[{"channel": c, "days": d} for c, d in overrides.items()],
+        )  # fmt: skip
+
+    def save_model(self, request, obj, form, change):
+        org = obj.channel.organization
+        overrides = {**retention.rules_of(org).overrides, obj.channel_id: obj.days}
+        if self._save_overrides(request, org, overrides) is not None and not change:
+            obj.pk = ChannelRetentionOverride.objects.get(channel=obj.channel).pk  # for the "added" message's link
+
+    def delete_model(self, request, obj):
+        org = obj.organization
+        overrides = {c: d for c, d in retention.rules_of(org).overrides.items() if c != obj.channel_id}
+        self._save_overrides(request, org, overrides)
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is not None  # one at a time, through the service (no bulk delete action)
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    list_display = ["__str__", "organization", "reason", "created", "created_by", "released_at"]
+    list_filter = ["organization", ("released_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["organization", "channel", "user", "created_by"]
+    search_fields = ["reason", "user__email", "channel__name"]
+    raw_id_fields = ["channel", "user"]
+    fields = ["organization", "channel", "user", "reason", "created", "created_by", "released_at", "released_by"]
+    actions = ["release"]
+
+    def get_readonly_fields(self, request, obj=None):
+        meta = ["created", "created_by", "released_at", "released_by"]
+        return ["organization", "channel", "user", "reason", *meta] if obj else meta
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # released, never deleted: the hold is part of the record
+
+    def save_model(self, request, obj, form, change):
+        hold = self.call_service(
+            request, retention.legal_hold_place, actor=request.user, org=obj.organization, reason=obj.reason,
+            channel=obj.channel, user=obj.user,
+        )  # fmt: skip
+        if hold is not None:
+            obj.pk = hold.pk
+
+    @admin.action(description="Release the selected legal holds")
+    def release(self, request, queryset):
+        done = sum(
+            self.run_action(request, retention.legal_hold_release, actor=request.user, org=hold.organization, hold=hold)
+            for hold in queryset.filter(released_at__isnull=True).select_related("organization")
+        )
+        self.message_user(request, f"Released {done} legal hold(s).")
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "organization", "started", "finished", "status", "action", "days", "processed"]
+    list_filter = ["organization", "status", "action"]
+    list_select_related = ["organization"]
+    date_hierarchy = "started"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the record of what a run did

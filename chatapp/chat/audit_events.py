@@ -13,3 +13,14 @@ CHANNEL_MEMBER_REMOVED = declare(
 MESSAGE_POSTED = declare(210, "message.posted", Category.USER_ACTION, "{actor} posted message {target}")
 MESSAGE_EDITED = declare(211, "message.edited", Category.DATA_CHANGE, "{actor} edited message {target}")
 MESSAGE_DELETED = declare(212, "message.deleted", Category.DATA_CHANGE, "{actor} deleted message {target}")
+# Message retention (chatapp.chat.retention): policy and hold changes carry before/after, runs their counts.
+RETENTION_POLICY_CHANGED = declare(
+    213, "retention.policy_changed", Category.DATA_CHANGE, "{actor} changed message retention"
+)
+LEGAL_HOLD_PLACED = declare(214, "retention.hold_placed", Category.DATA_CHANGE, "{actor} placed legal hold {target}")
+LEGAL_HOLD_RELEASED = declare(
+    215, "retention.hold_released", Category.DATA_CHANGE, "{actor} released legal hold {target}"
+)
+RETENTION_RUN_FINISHED = declare(
+    216, "retention.run_finished", Category.SYSTEM_EVENT, "message retention run {target} finished"
+)

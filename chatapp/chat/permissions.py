@@ -8,3 +8,7 @@ CHANNELS_CREATE = declare("channels.create", "Create channels.", "channel")
 CHANNELS_MANAGE = declare("channels.manage", "Rename, archive and change the members of any channel.", "channel")
 MESSAGES_POST = declare("messages.post", "Post messages in channels one belongs to.", "channel")
 MESSAGES_DELETE_ANY = declare("messages.delete_any", "Delete anyone's messages.", "channel")
+# Retention has codes of its own rather than org.manage: a compliance officer can be granted legal holds and
+# retention without also getting SSO and the organization's other policies.
+RETENTION_VIEW = declare("retention.view", "See message retention, its preview, legal holds and runs.")
+RETENTION_MANAGE = declare("retention.manage", "Change message retention and place or release legal holds.")

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, IdentityProvider
 from accounts.services import api_key_create
+from chatapp.chat.models import LegalHold
 from chatapp.kernel.api import OrgScopedViewSet
 from rbac.models import AccessReview, Grant, Role, Team, TeamMember
 from tests.factories import ChannelFactory, MembershipFactory, MessageFactory
@@ -60,9 +61,11 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
     provider = IdentityProvider.objects.create(
         organization=globex.org, kind="oidc", slug="globex-idp", name="globex idp", email_domains=["globex.test"]
     )
+    hold = LegalHold.objects.create(organization=globex.org, channel=globex.public, reason="globex matter")
     pk_by_route = {"rbac/reviews/": review.pk, "messages/": foreign_message.pk, "rbac/roles/": role.pk,
                    "rbac/teams/": team.pk, "rbac/grants/": grant.pk, "channels/": globex.public.pk,
-                   "api-keys/": api_key.pk, "identity-providers/": provider.pk}  # fmt: skip
+                   "api-keys/": api_key.pk, "identity-providers/": provider.pk,
+                   "retention/holds/": hold.pk}  # fmt: skip
     pk = next((value for prefix, value in pk_by_route.items() if f"<slug:org_slug>/{prefix}" in route), None)
     ids = {
         "pk": pk,
@@ -100,6 +103,8 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
     assert api_key.revoked_at is None and not ApiKey.objects.filter(rotated_from=api_key).exists()
     provider.refresh_from_db()
     assert provider.name == "globex idp" and not globex.org.__class__.objects.get(pk=globex.org.pk).sso_enforced
+    hold.refresh_from_db()
+    assert hold.released_at is None
 
 
 LISTS = [

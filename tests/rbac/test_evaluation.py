@@ -34,7 +34,14 @@ def test_base_roles_keep_their_current_behaviour(acme):
 
 
 def test_auditor_and_billing_sets():
-    assert BUILT_IN_ROLE_PERMISSIONS["auditor"] == {"org.view", "members.view", "channels.view", "audit.read"}
+    # auditors oversee retention too (policy, holds, runs), read-only
+    assert BUILT_IN_ROLE_PERMISSIONS["auditor"] == {
+        "org.view",
+        "members.view",
+        "channels.view",
+        "audit.read",
+        "retention.view",
+    }
     assert BUILT_IN_ROLE_PERMISSIONS["billing"] == {"org.view", "members.view", "billing.manage"}
 
 

@@ -33,3 +33,20 @@ urlpatterns = [
         name="message-detail",
     ),
 ]
+
+urlpatterns += [
+    path(
+        "retention/policy",
+        views.RetentionPolicyViewSet.as_view({"get": "retrieve", "put": "update"}),
+        name="retention-policy",
+    ),
+    path("retention/preview", views.RetentionPolicyViewSet.as_view({"post": "preview"}), name="retention-preview"),
+    path("retention/holds/", views.LegalHoldViewSet.as_view({"get": "list", "post": "create"}), name="legal-hold-list"),
+    path("retention/holds/<int:pk>/", views.LegalHoldViewSet.as_view({"get": "retrieve"}), name="legal-hold-detail"),
+    path(
+        "retention/holds/<int:pk>/release",
+        views.LegalHoldViewSet.as_view({"post": "release"}),
+        name="legal-hold-release",
+    ),
+    path("retention/runs/", views.RetentionRunViewSet.as_view({"get": "list"}), name="retention-run-list"),
+]

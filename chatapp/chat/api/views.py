@@ -8,19 +8,27 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from accounts.models import Membership
-from chatapp.chat import selectors, services
+from chatapp.chat import retention, selectors, services
 from chatapp.chat.api.serializers import (
     ChannelCreateSerializer,
     ChannelMemberAddSerializer,
     ChannelMemberSerializer,
     ChannelSerializer,
     ChannelUpdateSerializer,
+    LegalHoldCreateSerializer,
+    LegalHoldSerializer,
+    MessageRetentionPolicyInputSerializer,
+    MessageRetentionPolicySerializer,
+    MessageRetentionPreviewSerializer,
+    MessageRetentionRunSerializer,
     MessageSerializer,
     MessageWriteSerializer,
 )
-from chatapp.chat.models import Channel, ChannelMember, Message
+from chatapp.chat.models import Channel, ChannelMember, LegalHold, Message, MessageRetentionPolicy, RetentionRun
+from chatapp.chat.permissions import RETENTION_VIEW
 from chatapp.kernel import filters
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet
+from rbac.services import require_perm
 
 
 class ChannelFilter(filters.FilterSet):
@@ -217,3 +225,106 @@ class MessageViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
         found = self.filter_queryset(selectors.message_search(user=request.user, org=self.organization, text=text))
         page = self.paginate_queryset(found)
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+
+# Message retention: /retention/policy, /retention/preview, /retention/holds/, /retention/runs/
+
+
+def _policy_body(org) -> dict:
+    rules = retention.rules_of(org)
+    return {
+        "enabled": rules.enabled,
+        "days": rules.days,
+        "action": rules.action,
+        "overrides": [{"channel": pk, "days": days} for pk, days in sorted(rules.overrides.items())],
+        "preview": retention.retention_preview(org=org, rules=rules),
+    }
+
+
+class RetentionPolicyViewSet(OrgScopedViewSet):
+    """The organization's message retention: read with retention.view, change with retention.manage."""
+
+    queryset = MessageRetentionPolicy.objects.none()  # for the schema: one policy per organization, no list
+    serializer_class = MessageRetentionPolicySerializer
+
+    @extend_schema(summary="Message retention, with what a run would remove now", parameters=[ORG_SLUG])
+    def retrieve(self, request, *args, **kwargs):
+        require_perm(user=request.user, org=self.organization, perm=RETENTION_VIEW)
+        return Response(MessageRetentionPolicySerializer(_policy_body(self.organization)).data)
+
+    @extend_schema(
+        summary="Set message retention (preview it first with POST .../retention/preview)",
+        request=MessageRetentionPolicyInputSerializer,
+        parameters=[ORG_SLUG],
+    )
+    def update(self, request, *args, **kwargs):
+        data = MessageRetentionPolicyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        retention.retention_policy_set(actor=request.user, org=self.organization, **data.validated_data)
+        return Response(MessageRetentionPolicySerializer(_policy_body(self.organization)).data)
+
+    @extend_schema(
+        summary="Dry run: messages per channel a policy would remove now (nothing is saved)",
+        request=MessageRetentionPolicyInputSerializer,
+        responses=MessageRetentionPreviewSerializer,
+        parameters=[ORG_SLUG],
+    )
+    def preview(self, request, *args, **kwargs):
+        require_perm(user=request.user, org=self.organization, perm=RETENTION_VIEW)
+        data = MessageRetentionPolicyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rules = retention.rules_from(org=self.organization, **data.validated_data)
+        # Previewed as enabled: the point is to see what turning the policy on would do.
+        rules = retention.Rules(enabled=True, days=rules.days, action=rules.action, overrides=rules.overrides)
+        preview = retention.retention_preview(org=self.organization, rules=rules)
+        return Response(MessageRetentionPreviewSerializer(preview).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Legal holds, active and released", parameters=[ORG_SLUG]),
+    retrieve=extend_schema(summary="Show a legal hold", parameters=[ORG_SLUG]),
+    create=extend_schema(
+        summary="Place a legal hold on a channel or a user", request=LegalHoldCreateSerializer, parameters=[ORG_SLUG]
+    ),
+    release=extend_schema(summary="Release a legal hold (it stays listed)", request=None, parameters=[ORG_SLUG]),
+)
+class LegalHoldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    queryset = LegalHold.objects.all()
+    serializer_class = LegalHoldSerializer
+
+    def scoped_queryset(self):
+        require_perm(user=self.request.user, org=self.organization, perm=RETENTION_VIEW)
+        return LegalHold.objects.for_org(self.organization).select_related("user")
+
+    def create(self, request, *args, **kwargs):
+        data = LegalHoldCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        org, values = self.organization, data.validated_data
+        target = {}
+        if "channel_id" in values:
+            # Any channel of the organization, private ones included: a hold does not need to read it.
+            target["channel"] = Channel.objects.for_org(org).filter(pk=values["channel_id"]).first()
+            if target["channel"] is None:
+                raise ValidationError({"channel_id": ["No such channel in this organization."]})
+        else:
+            membership = Membership.objects.filter(organization=org, user_id=values["user_id"]).first()
+            if membership is None:
+                raise ValidationError({"user_id": ["No such member in this organization."]})
+            target["user"] = membership.user
+        hold = retention.legal_hold_place(actor=request.user, org=org, reason=values["reason"], **target)
+        return Response(LegalHoldSerializer(hold).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def release(self, request, *args, **kwargs):
+        hold = retention.legal_hold_release(actor=request.user, org=self.organization, hold=self.get_object())
+        return Response(LegalHoldSerializer(hold).data)
+
+
+@extend_schema_view(list=extend_schema(summary="Retention runs, newest first", parameters=[ORG_SLUG]))
+class RetentionRunViewSet(mixins.ListModelMixin, OrgScopedViewSet):
+    queryset = RetentionRun.objects.all()
+    serializer_class = MessageRetentionRunSerializer
+
+    def scoped_queryset(self):
+        require_perm(user=self.request.user, org=self.organization, perm=RETENTION_VIEW)
+        return RetentionRun.objects.for_org(self.organization)
