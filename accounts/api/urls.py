@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import api_keys, auth, mfa, sessions, views
+from accounts.api import api_keys, auth, mfa, privacy, sessions, views
 
 org = "orgs/<slug:org_slug>/"
 
@@ -17,6 +17,8 @@ invitation_detail = mfa.InvitationViewSet.as_view({"delete": "destroy"})
 urlpatterns = [
     path("me", views.MeView.as_view(), name="me"),
     path("me/api-keys", api_keys.MyApiKeysView.as_view(), name="me-api-keys"),
+    path("me/data-export", privacy.MyDataExportView.as_view(), name="me-data-export"),
+    path("me/erasure-request", privacy.MyErasureRequestView.as_view(), name="me-erasure-request"),
     path("me/sessions", sessions.MySessionsView.as_view(), name="me-sessions"),
     path("me/sessions/revoke-others", sessions.RevokeOtherSessionsView.as_view(), name="me-sessions-revoke-others"),
     path("me/sessions/<int:pk>", sessions.MySessionView.as_view(), name="me-session-detail"),

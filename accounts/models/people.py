@@ -112,6 +112,12 @@ class Organization(models.Model):
         help_text="Sensitive actions (API keys, roles, SSO settings, exports) need an MFA check this recent.",
     )  # fmt: skip
 
+    erasure_deletes_messages = models.BooleanField(
+        "erasure deletes messages", default=False,
+        help_text="When a member's personal data is erased, also delete the bodies of their messages here "
+        "(otherwise the messages stay, authored by the pseudonymous account).",
+    )  # fmt: skip
+
     class Meta:
         ordering = ["name"]
 
