@@ -503,6 +503,10 @@ SPECTACULAR_SETTINGS = {
         "AccessReviewStatusEnum": "rbac.models.AccessReview.Status",
         "StreamKindEnum": "audit.models.StreamKind",
         "ApiKeyKindEnum": "accounts.models.ApiKey.Kind",
+        "PrivacyRequestStatusEnum": "accounts.models.PrivacyRequest.Status",
+        "AuditVerifyStatusEnum": [("ok", "ok"), ("broken", "broken")],
+        "PrivacyRequestKindEnum": "accounts.models.PrivacyRequest.Kind",
+        "PrivacyRequestRegulationEnum": "accounts.models.PrivacyRequest.Regulation",
     },
 }
 
