@@ -30,12 +30,20 @@ class RedactionRefused(Exception):
     """An event to redact does not verify: the trail was altered, and redaction must not hide that."""
 
 
-def _replacer(terms: dict[str, str]):
+def _term_pattern(term: str) -> str:
+    # Whole occurrences only: erasing al@acme.test must not rewrite bob.al@acme.test, and erasing a person named
+    # "Al" must touch neither "general" nor al.bob@acme.test. A term ends where word and address characters end (a
+    # final dot may close a sentence).
+    return r"(?<![\w.+@-])" + re.escape(term) + r"(?![\w@-]|\.\w)"
+
+
+def replacer(terms: dict[str, str]):
+    """A function replacing each term (case-insensitively, whole occurrences) in a text by its replacement."""
     # Longest first, so an e-mail address is replaced whole before a name inside it could be.
     wanted = sorted((term for term in terms if term), key=len, reverse=True)
     if not wanted:
         return lambda text: text
-    pattern = re.compile("|".join(re.escape(term) for term in wanted), re.IGNORECASE)
+    pattern = re.compile("|".join(_term_pattern(term) for term in wanted), re.IGNORECASE)
     lowered = {term.lower(): replacement for term, replacement in terms.items()}
     return lambda text: pattern.sub(lambda match: lowered[match.group(0).lower()], text)
 
@@ -91,7 +99,7 @@ def audit_redact_subject(
     actor or target is the person get `pseudonym` as that label, and the person's own requests lose their
     address and user agent. Events keep actor_id/target_id: they now refer to the pseudonymous user.
     """
-    replace = _replacer(terms)
+    replace = replacer(terms)
     who = str(user_id)
     # Ids first, then rows in chunks: the rows are updated as they are read, which an open cursor (SQLite's
     # especially) should not see.

@@ -9,7 +9,6 @@ deactivated, and audit rows rewritten through audit.redaction (docs/data-protect
 import csv
 import io
 import logging
-import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -343,12 +342,6 @@ def subject_data_exported(*, user: User, fmt: str) -> PrivacyRequest:
 # --- erasure (Art. 17) -----------------------------------------------------------------------------------------
 
 
-def _replace_all(text: str, terms: dict[str, str]) -> str:
-    for term in sorted((t for t in terms if t), key=len, reverse=True):
-        text = re.sub(re.escape(term), terms[term], text, flags=re.IGNORECASE)
-    return text
-
-
 @transaction.atomic
 def user_erase(*, user: User, actor=None, reason: str = "erasure") -> dict:
     """Anonymize a person everywhere, in one transaction: all of it happens, or none of it.
@@ -361,7 +354,7 @@ def user_erase(*, user: User, actor=None, reason: str = "erasure") -> dict:
     from django.contrib.admin.models import LogEntry
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from audit.redaction import audit_redact_subject
+    from audit.redaction import audit_redact_subject, replacer
     from chatapp.chat.models import Message
 
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -371,6 +364,7 @@ def user_erase(*, user: User, actor=None, reason: str = "erasure") -> dict:
         raise ValidationError("A service account is not a person; delete its keys instead.")
     old_email, old_name, pseudonym = user.email, user.full_name, pseudonym_of(user)
     terms = {old_email: pseudonym, old_name: ERASED_NAME}
+    replace = replacer(terms)
     done = {}
     # Credentials first: ending sessions and revoking keys writes audit events, which the redaction below covers.
     done.update(credentials_revoke_all(user=user, reason="personal data erased", actor=actor))
@@ -403,11 +397,11 @@ def user_erase(*, user: User, actor=None, reason: str = "erasure") -> dict:
         Q(object_repr__icontains=old_email) | Q(change_message__icontains=old_email)
         | (Q(object_repr__icontains=old_name) if old_name else Q(pk__in=[]))
     ):  # fmt: skip
-        entry.object_repr = _replace_all(entry.object_repr, terms)
-        entry.change_message = _replace_all(entry.change_message, terms)
+        entry.object_repr = replace(entry.object_repr)
+        entry.change_message = replace(entry.change_message)
         entry.save(update_fields=["object_repr", "change_message"])
     for request in PrivacyRequest.objects.filter(subject=user).exclude(notes=""):
-        request.notes = _replace_all(request.notes, terms)
+        request.notes = replace(request.notes)
         request.save(update_fields=["notes"])
     who = Actor.of(actor) if actor is not None else Actor.system("privacy erasure")
     done["audit_events_redacted"] = audit_redact_subject(

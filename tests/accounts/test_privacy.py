@@ -319,3 +319,15 @@ def test_admin_register_filters_overdue_and_executes_an_erasure_now(person, clie
     late.refresh_from_db()
     person.refresh_from_db()
     assert late.status == "completed" and late.handler == staff and privacy.is_erased(person)
+
+
+def test_redaction_replaces_whole_addresses_and_names_only():
+    from audit.redaction import replacer
+
+    replace = replacer({"al@acme.test": "erased-user-7@erased.invalid", "Al": "[erased]"})
+    assert replace("AL@acme.test invited al.bob@acme.test and bob.al@acme.test.") == (
+        "erased-user-7@erased.invalid invited al.bob@acme.test and bob.al@acme.test."
+    )
+    assert replace("Al wrote to al@acme.test. In #general, al spoke.") == (
+        "[erased] wrote to erased-user-7@erased.invalid. In #general, [erased] spoke."
+    )
