@@ -331,3 +331,15 @@ def test_redaction_replaces_whole_addresses_and_names_only():
     assert replace("Al wrote to al@acme.test. In #general, al spoke.") == (
         "[erased] wrote to erased-user-7@erased.invalid. In #general, [erased] spoke."
     )
+
+
+def test_a_jsonl_export_made_after_an_erasure_still_verifies_offline(person, acme, tmp_path):
+    email = person.email
+    _erase_now(person)
+    for args in (["--org", "acme"], ["--platform"]):
+        output = tmp_path / f"{args[0]}.jsonl"
+        call_command("audit_export", *args, "--type", "jsonl", "--output", str(output), stdout=io.StringIO())
+        assert "redaction_seal" in output.read_text() and email not in output.read_text()
+        out = io.StringIO()
+        call_command("audit_verify_export", str(output), stdout=out)
+        assert out.getvalue().startswith("ok:")
