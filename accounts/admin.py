@@ -120,6 +120,7 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 "break-glass owners on their memberships.",
             },
         ),
+        ("Data protection", {"fields": ["erasure_deletes_messages"]}),
     ]
 
     def save_model(self, request, obj, form, change):
@@ -325,3 +326,85 @@ class UserSessionAdmin(ServiceAdminMixin, admin.ModelAdmin):
             for row in queryset.select_related("user")
         )
         self.message_user(request, f"Ended {done} session(s).")
+
+
+# --- data-subject requests ----------------------------------------------------------------------------------------
+
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import PrivacyRequest  # noqa: E402
+from accounts.services import privacy  # noqa: E402
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "deadline"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue"), ("no", "Within deadline or closed")]
+
+    def queryset(self, request, queryset):
+        overdue = Q(status__in=PrivacyRequest.OPEN, due_at__lt=timezone.now())
+        if self.value() == "yes":
+            return queryset.filter(overdue)
+        if self.value() == "no":
+            return queryset.exclude(overdue)
+        return queryset
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """The register for the privacy team: every request with its legal due date; closing goes through services."""
+
+    list_display = ["id", "kind", "regulation", "subject", "received_at", "due_at", "overdue", "status", "handler"]
+    list_filter = [OverdueFilter, "status", "kind", "regulation"]
+    search_fields = ["=id", "subject__email", "=subject__id"]
+    list_select_related = ["subject", "handler"]
+    raw_id_fields = ["subject"]
+    readonly_fields = ["status", "handler", "completed_at", "due_at", "execute_after"]
+    fields = ["kind", "regulation", "subject", "received_at", "due_at", "execute_after", "status", "handler",
+              "completed_at", "notes"]  # fmt: skip
+    actions = ["complete", "reject", "execute_erasure_now"]
+
+    @admin.display(boolean=True, description="overdue")
+    def overdue(self, obj):
+        return obj.is_overdue
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the register is the proof the requests were answered: rows are never deleted
+
+    def get_readonly_fields(self, request, obj=None):
+        # A request is entered once; afterwards only its notes change (and its status, through the actions).
+        if obj is None:
+            return self.readonly_fields
+        return [name for name in self.fields if name != "notes"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["notes"])
+            return
+        created = self.call_service(
+            request, privacy.privacy_request_create, subject=obj.subject, kind=obj.kind, regulation=obj.regulation,
+            actor=request.user, notes=obj.notes, now=obj.received_at,
+        )  # fmt: skip
+        if created is not None:  # the admin's log entry and redirect need the saved row
+            obj.pk, obj.due_at, obj.execute_after = created.pk, created.due_at, created.execute_after
+
+    def _each(self, request, queryset, service, **kwargs):
+        # run_action's own first argument is the HTTP request: the privacy request goes in as `row`.
+        done = sum(self.run_action(request, service, actor=request.user, row=row, **kwargs) for row in queryset)
+        if done:
+            self.message_user(request, f"{done} request(s) updated.")
+
+    @admin.action(description="Mark answered (access, portability)")
+    def complete(self, request, queryset):
+        self._each(request, queryset, lambda actor, row: privacy.privacy_request_complete(actor=actor, request=row))
+
+    @admin.action(description="Reject (reason: the request's notes)")
+    def reject(self, request, queryset):
+        self._each(request, queryset, lambda actor, row: privacy.privacy_request_reject(
+            actor=actor, request=row, reason=row.notes))  # fmt: skip
+
+    @admin.action(description="Execute erasure now (skips the grace period)")
+    def execute_erasure_now(self, request, queryset):
+        self._each(request, queryset, lambda actor, row: privacy.privacy_erasure_execute(actor=actor, request=row))

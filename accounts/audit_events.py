@@ -70,3 +70,24 @@ SSO_DEPROVISIONED = declare(
 SSO_ENFORCEMENT_UPDATED = declare(
     366, "sso.enforcement_updated", Category.SECURITY, "{actor} changed SSO enforcement or break-glass for {target}"
 )
+
+# Data-subject requests (460-479; 479 is audit.redacted, in audit/audit_events.py). Targets are users: after an
+# erasure their label is the pseudonym.
+PRIVACY_REQUEST_RECEIVED = declare(
+    460, "privacy.request_received", Category.USER_ACTION, "{actor} filed a data-subject request about {target}"
+)
+PRIVACY_REQUEST_CANCELLED = declare(
+    461, "privacy.request_cancelled", Category.USER_ACTION, "{actor} cancelled a data-subject request about {target}"
+)
+PRIVACY_REQUEST_COMPLETED = declare(
+    462, "privacy.request_completed", Category.USER_ACTION, "{actor} completed a data-subject request about {target}"
+)
+PRIVACY_REQUEST_REJECTED = declare(
+    463, "privacy.request_rejected", Category.USER_ACTION, "{actor} rejected a data-subject request about {target}"
+)
+PRIVACY_DATA_EXPORTED = declare(
+    464, "privacy.data_exported", Category.SECURITY, "{actor} downloaded the personal data of {target}"
+)
+PRIVACY_USER_ERASED = declare(
+    465, "privacy.user_erased", Category.SECURITY, "{actor} erased the personal data of {target}"
+)

@@ -14,3 +14,20 @@ def api_keys_warn_expiring_task():
 def sessions_clean_task():
     """Forget sessions that ended without a logout (beat: daily). Idempotent."""
     return sessions_clean()
+
+
+@shared_task(name="accounts.privacy_erasures_run_due", ignore_result=True)
+def privacy_erasures_run_due_task():
+    """Anonymize people whose erasure grace period ended (beat: daily). An executed request is closed, so a rerun
+    finds nothing more to do."""
+    from accounts.services.privacy import privacy_erasures_run_due
+
+    return privacy_erasures_run_due()
+
+
+@shared_task(name="accounts.privacy_requests_alert_overdue", ignore_result=True)
+def privacy_requests_alert_overdue_task():
+    """E-mail the privacy team the requests past their legal due date (beat: daily)."""
+    from accounts.services.privacy import privacy_requests_alert_overdue
+
+    return privacy_requests_alert_overdue()

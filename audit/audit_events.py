@@ -15,3 +15,7 @@ STREAM_TESTED = declare(
 )
 STREAM_FAILING = declare(124, "audit.stream.failing", Category.SYSTEM_EVENT, "audit stream {target} stopped delivering")
 STREAM_RECOVERED = declare(125, "audit.stream.recovered", Category.SYSTEM_EVENT, "audit stream {target} delivers again")
+# 479: from the data-protection range (460-479), the audit side of a data-subject erasure (audit/redaction.py).
+AUDIT_REDACTED = declare(
+    479, "audit.redacted", Category.SECURITY, "{actor} redacted the personal data of {target} from audit events"
+)

@@ -47,6 +47,16 @@ def seal(values: dict, key: bytes) -> str:
     return hmac.digest(key, canonical(values), "sha256").hex()
 
 
+def _redaction_message(original_hash: str, canonical_bytes: bytes) -> bytes:
+    # A distinct prefix, so a redaction seal can never be mistaken for (or replayed as) an event's own seal.
+    return b"redacted:" + original_hash.encode() + b":" + canonical_bytes
+
+
+def seal_redacted(values: dict, original_hash: str, key: bytes) -> str:
+    """The seal of an event whose personal data was redacted: its new content bound to its original hash."""
+    return hmac.digest(key, _redaction_message(original_hash, canonical(values)), "sha256").hex()
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -65,22 +75,29 @@ class VerifyResult:
         }
 
 
-def verify_rows(rows, *, base_sequence: int, base_hash: str, expected_last: int | None) -> VerifyResult:
+def verify_rows(
+    rows, *, base_sequence: int, base_hash: str, expected_last: int | None, redactions: dict | None = None
+) -> VerifyResult:
     """Check rows (dicts with every sealed field and `hash`, in sequence order) from the chain's base on.
 
     Reports the first sequence number at which the chain breaks: an altered row (its HMAC does not match), a
     missing row (a gap in the numbers), rows out of order (a row's prev_hash is not its predecessor's hash), or
-    rows missing at the end (the chain head says more were written).
+    rows missing at the end (the chain head says more were written). `redactions` maps the sequence of each
+    redacted event to (key id, redaction seal); such an event is checked against that seal instead.
     """
     tuples = ((*(row[name] for name in SEALED_FIELDS), row["hash"]) for row in rows)
-    return verify_tuples(tuples, base_sequence=base_sequence, base_hash=base_hash, expected_last=expected_last)
+    return verify_tuples(
+        tuples, base_sequence=base_sequence, base_hash=base_hash, expected_last=expected_last, redactions=redactions
+    )
 
 
 _SEQUENCE, _OCCURRED_AT = SEALED_FIELDS.index("sequence"), SEALED_FIELDS.index("occurred_at")
 _KEY_ID, _PREV_HASH, _HASH = SEALED_FIELDS.index("key_id"), SEALED_FIELDS.index("prev_hash"), len(SEALED_FIELDS)
 
 
-def verify_tuples(rows, *, base_sequence: int, base_hash: str, expected_last: int | None) -> VerifyResult:
+def verify_tuples(
+    rows, *, base_sequence: int, base_hash: str, expected_last: int | None, redactions: dict | None = None
+) -> VerifyResult:
     """verify_rows over tuples (the SEALED_FIELDS values in order, then the hash): the database's fast path.
 
     A tight loop: no model or dict per row beyond the one orjson serializes, occurred_at may come already as its
@@ -99,7 +116,16 @@ def verify_tuples(rows, *, base_sequence: int, base_hash: str, expected_last: in
             return VerifyResult(False, checked, sequence, f"unknown HMAC key {key_id!r}")
         payload = dict(zip(fields, row[:_HASH], strict=True))
         payload["occurred_at"] = iso_time(row[_OCCURRED_AT])
-        if not compare(digest(key, dumps(payload, option=_CANONICAL, default=str), "sha256").hex(), row[_HASH]):
+        message, expected = dumps(payload, option=_CANONICAL, default=str), row[_HASH]
+        if redactions and sequence in redactions:
+            # Redacted through audit.redaction: the row's own hash still links the chain; its content is vouched
+            # for by the redaction seal, made under a key of its own (the current one when it was redacted).
+            redaction_key_id, expected = redactions[sequence]
+            key = keys.setdefault(redaction_key_id, key_for(redaction_key_id))
+            if key is None:
+                return VerifyResult(False, checked, sequence, f"unknown HMAC key {redaction_key_id!r}")
+            message = _redaction_message(row[_HASH], message)
+        if not compare(digest(key, message, "sha256").hex(), expected):
             return VerifyResult(False, checked, sequence, f"event #{sequence} was altered")
         if row[_PREV_HASH] != previous_hash:
             return VerifyResult(False, checked, sequence, f"event #{sequence} does not follow #{sequence - 1}")

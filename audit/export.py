@@ -17,6 +17,22 @@ def _jsonable(row: dict) -> dict:
     return {name: value.isoformat() if hasattr(value, "isoformat") else value for name, value in row.items()}
 
 
+def with_redactions(rows) -> Iterator[dict]:
+    """Rows with the redaction seal of each redacted event (`redaction_key_id`, `redaction_seal`), so that a JSON
+    Lines export still verifies offline after an erasure (audit/redaction.py). Redactions are few: each chain's
+    are read once, when its first row goes by."""
+    from audit.selectors import redactions_of
+
+    seals: dict[int, dict] = {}
+    for row in rows:
+        chain = row["chain"]
+        if chain not in seals:
+            seals[chain] = redactions_of(chain_id=chain)
+        if (seal := seals[chain].get(row["sequence"])) is not None:
+            row = {**row, "redaction_key_id": seal[0], "redaction_seal": seal[1]}
+        yield row
+
+
 def export_lines(rows, kind: str) -> Iterator[str]:
     """Rows (dicts of EXPORT_FIELDS) as CSV (with a header), JSON Lines or OCSF events. Every sealed field and the
     hash are included (in OCSF, under `unmapped` where OCSF has no field), so CSV and JSON Lines exports can be

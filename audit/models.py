@@ -213,3 +213,42 @@ class StreamDestination(TenantModel):
         if not secret:
             return ""
         return "****" + secret[-4:] if len(secret) >= 24 else "****"
+
+
+# --- redaction of personal data (data-subject erasure) ------------------------------------------------------------
+
+
+class AuditRedactionPermit(models.Model):
+    """Present only inside audit.redaction's transaction; the update trigger refuses any UPDATE without it, and
+    even with it refuses a change to anything but the personal-data columns (labels, changes, metadata, ip,
+    user agent)."""
+
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"redaction permit of {self.created:%Y-%m-%d %H:%M}"
+
+
+class AuditRedaction(models.Model):
+    """Proof that one event's personal data was rewritten by the audited erasure path (audit/redaction.py).
+
+    The event keeps its original `hash`, so the next event still links to it and signed checkpoints stay valid;
+    `seal` is an HMAC of the redacted content bound to that original hash, made when the original was verified.
+    Verification checks a redacted event against `seal` instead of its own hash: only the holder of the audit HMAC
+    key, going through the redaction path, can produce one.
+    """
+
+    # The event by its place in its chain, not a foreign key: the retention purge's fast DELETE of events stays a
+    # plain DELETE, and it removes the redactions of the events it purges itself.
+    chain = models.BigIntegerField()
+    sequence = models.BigIntegerField()
+    redacted_at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+    key_id = models.CharField(max_length=32)
+    seal = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain", "sequence"], name="audit_redaction_chain_sequence")]
+
+    def __str__(self):
+        return f"redaction of chain {self.chain} #{self.sequence}"

@@ -21,6 +21,7 @@ from audit.models import (
     AuditCheckpoint,
     AuditEvent,
     AuditPurgePermit,
+    AuditRedaction,
     RetentionPolicy,
 )
 from audit.registry import Category
@@ -122,6 +123,7 @@ def _purge_chain(*, org, chain_id: int, policy: RetentionPolicy, now, batch: int
             permit = AuditPurgePermit.objects.create()
             count, _ = AuditEvent.objects.filter(chain=chain_id, sequence__gt=base, sequence__lte=end).delete()
             permit.delete()
+            AuditRedaction.objects.filter(chain=chain_id, sequence__gt=base, sequence__lte=end).delete()
             AuditChain.objects.filter(chain=chain_id).update(base_sequence=end, base_hash=end_hash)
         deleted += count
         base = end

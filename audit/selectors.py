@@ -37,8 +37,17 @@ def audit_verify(*, org=None, chain_id: int | None = None) -> hash_chain.VerifyR
     if connection.vendor == "postgresql":
         rows = map(_decode_json_text, rows)
     return hash_chain.verify_tuples(
-        rows, base_sequence=head.base_sequence, base_hash=head.base_hash, expected_last=head.last_sequence
-    )
+        rows, base_sequence=head.base_sequence, base_hash=head.base_hash, expected_last=head.last_sequence,
+        redactions=redactions_of(chain_id=chain_id),
+    )  # fmt: skip
+
+
+def redactions_of(*, chain_id: int) -> dict[int, tuple[str, str]]:
+    """{sequence: (key id, seal)} of the chain's redacted events: few (one per erased person's events)."""
+    from audit.models import AuditRedaction
+
+    rows = AuditRedaction.objects.filter(chain=chain_id).values_list("sequence", "key_id", "seal")
+    return {sequence: (key_id, seal) for sequence, key_id, seal in rows}
 
 
 # On PostgreSQL, verification reads the two JSON columns as text for orjson (psycopg decodes jsonb with the much

@@ -343,6 +343,11 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_TOTP_SYNC = False
 # Step-up: sensitive actions need an MFA verification this recent (an organization may ask for less).
 MFA_STEP_UP_MINUTES = env.int("MFA_STEP_UP_MINUTES", default=15)
+
+# Data-subject requests (docs/data-protection.md, "Data-subject requests"): days a self-service erasure waits
+# before it runs (the person may cancel meanwhile), and who is told daily about requests past their legal due date.
+PRIVACY_ERASURE_GRACE_DAYS = env.int("PRIVACY_ERASURE_GRACE_DAYS", default=14)
+PRIVACY_TEAM_EMAILS = env.list("PRIVACY_TEAM_EMAILS", default=[])
 # WebAuthn relying party: the site's host name; browsers refuse any other origin.
 WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="localhost")
 WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default="chatapp")
@@ -458,6 +463,9 @@ SPECTACULAR_SETTINGS = {
         "ApiKeyKindEnum": "accounts.models.ApiKey.Kind",
         "RetentionRunStatusEnum": "chatapp.chat.models.RetentionRun.Status",
         "AuditVerifyStatusEnum": [("ok", "ok"), ("broken", "broken")],  # named once a third "status" enum came
+        "PrivacyRequestStatusEnum": "accounts.models.PrivacyRequest.Status",
+        "PrivacyRequestKindEnum": "accounts.models.PrivacyRequest.Kind",
+        "PrivacyRequestRegulationEnum": "accounts.models.PrivacyRequest.Regulation",
     },
 }
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import api_keys, auth, mfa, sessions, sso, views
+from accounts.api import api_keys, auth, mfa, privacy, sessions, sso, views
 
 org = "orgs/<slug:org_slug>/"
 
@@ -22,6 +22,8 @@ sso_enforcement = sso.SsoEnforcementViewSet.as_view({"get": "list", "patch": "pa
 urlpatterns = [
     path("me", views.MeView.as_view(), name="me"),
     path("me/api-keys", api_keys.MyApiKeysView.as_view(), name="me-api-keys"),
+    path("me/data-export", privacy.MyDataExportView.as_view(), name="me-data-export"),
+    path("me/erasure-request", privacy.MyErasureRequestView.as_view(), name="me-erasure-request"),
     path("me/sessions", sessions.MySessionsView.as_view(), name="me-sessions"),
     path("me/sessions/revoke-others", sessions.RevokeOtherSessionsView.as_view(), name="me-sessions-revoke-others"),
     path("me/sessions/<int:pk>", sessions.MySessionView.as_view(), name="me-session-detail"),

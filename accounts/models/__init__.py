@@ -3,6 +3,7 @@
 from accounts.models.api_keys import ApiKey, ServiceAccount
 from accounts.models.mfa import RecoveryCode, RecoveryCodeDevice, WebAuthnDevice
 from accounts.models.people import Invitation, Membership, Organization, User, UserManager, slug_validator
+from accounts.models.privacy import PrivacyRequest
 from accounts.models.sessions import UserSession
 from accounts.models.sso import IdentityProvider
 
@@ -12,6 +13,7 @@ __all__ = [
     "Invitation",
     "Membership",
     "Organization",
+    "PrivacyRequest",
     "RecoveryCode",
     "RecoveryCodeDevice",
     "ServiceAccount",

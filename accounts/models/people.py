@@ -117,6 +117,12 @@ class Organization(models.Model):
         "organization serves (break-glass owners excepted; LDAP passwords go to the directory).",
     )  # fmt: skip
 
+    erasure_deletes_messages = models.BooleanField(
+        "erasure deletes messages", default=False,
+        help_text="When a member's personal data is erased, also delete the bodies of their messages here "
+        "(otherwise the messages stay, authored by the pseudonymous account).",
+    )  # fmt: skip
+
     class Meta:
         ordering = ["name"]
 

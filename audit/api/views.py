@@ -21,7 +21,7 @@ from audit.api.serializers import (
     RetentionPolicyUpdateSerializer,
     VerifySerializer,
 )
-from audit.export import CONTENT_TYPES, EXPORT_FIELDS, FILE_SUFFIXES, export_lines
+from audit.export import CONTENT_TYPES, EXPORT_FIELDS, FILE_SUFFIXES, export_lines, with_redactions
 from audit.models import ActorType, AuditCheckpoint, AuditEvent, Outcome, RetentionPolicy
 from audit.permissions import AUDIT_READ
 from audit.registry import Category
@@ -109,7 +109,7 @@ class AuditEventViewSet(mixins.ListModelMixin, OrgScopedViewSet):
                 org=self.organization, event=events.AUDIT_EXPORTED, actor=request.user,
                 metadata={"type": kind, "filters": {k: v for k, v in request.query_params.items() if k != "type"}},
             )  # fmt: skip
-        rows = events_read.values(*EXPORT_FIELDS).iterator(chunk_size=2000)
+        rows = with_redactions(events_read.values(*EXPORT_FIELDS).iterator(chunk_size=2000))
         response = StreamingHttpResponse(export_lines(rows, kind), content_type=CONTENT_TYPES[kind])
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         filename = f"audit-{self.organization.slug}-{stamp}.{FILE_SUFFIXES[kind]}"

@@ -10,5 +10,6 @@ def bypass_triggers(db):
             cursor.execute("SET LOCAL session_replication_role = replica")
         else:
             cursor.execute("DROP TRIGGER audit_event_no_update")
+            cursor.execute("DROP TRIGGER IF EXISTS audit_event_fixed_columns")
             cursor.execute("DROP TRIGGER audit_event_no_delete")
     yield  # the test's transaction is rolled back afterwards, which restores the triggers

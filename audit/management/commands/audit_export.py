@@ -7,7 +7,7 @@ from django.db import transaction
 from accounts.models import Organization
 from audit import audit_events as events
 from audit.api_requests import api_chain_id
-from audit.export import CONTENT_TYPES, EXPORT_FIELDS, export_lines
+from audit.export import CONTENT_TYPES, EXPORT_FIELDS, export_lines, with_redactions
 from audit.models import PLATFORM_CHAIN, AuditEvent
 from audit.services import Actor, audit_record
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
                 org=organization, event=events.AUDIT_EXPORTED, actor=Actor.system("audit_export"),
                 metadata={"type": type, "chain": chain_id},
             )  # fmt: skip
-        rows = (
+        rows = with_redactions(
             AuditEvent.objects.filter(chain=chain_id)
             .order_by("sequence")
             .values(*EXPORT_FIELDS)

@@ -28,9 +28,16 @@ class Command(BaseCommand):
         for row in rows:
             row["occurred_at"] = datetime.fromisoformat(row["occurred_at"])
         first = rows[0]
+        # Events redacted by an erasure carry their redaction seal (audit/redaction.py), checked instead of the hash.
+        redactions = {
+            row["sequence"]: (row["redaction_key_id"], row["redaction_seal"])
+            for row in rows
+            if row.get("redaction_seal")
+        }
         result = verify_rows(
-            rows, base_sequence=first["sequence"] - 1, base_hash=first["prev_hash"], expected_last=None
-        )
+            rows, base_sequence=first["sequence"] - 1, base_hash=first["prev_hash"], expected_last=None,
+            redactions=redactions,
+        )  # fmt: skip
         if not result.ok:
             raise CommandError(f"BROKEN at #{result.first_broken_sequence}: {result.reason}")
         self.stdout.write(f"ok: events #{first['sequence']} to #{result.last_sequence} ({result.checked} events)")
