@@ -179,7 +179,7 @@ def consume_response(provider, *, base: str, encoded: str, request, outstanding_
     # is safe, but no IdP needs them: refuse outright rather than depend on that.
     if b"<!--" in raw:
         raise SamlRefusal("xml_comment", "the response contains an XML comment", status=400)
-    saml_settings = saml.onelogin_settings(provider, base)  # outside the try: a settings error is ours, a 500
+    saml_settings = saml.cached_onelogin_settings(provider, base)  # outside the try: a settings error is a 500
     try:
         response = OneLogin_Saml2_Response(saml_settings, encoded)
     except (DTDForbidden, EntitiesForbidden, NotSupportedError):
@@ -189,7 +189,7 @@ def consume_response(provider, *, base: str, encoded: str, request, outstanding_
     try:
         request_id = _check_response(provider, response, urls=urls, outstanding_ids=outstanding_ids)
         response.is_valid(
-            saml.request_data(provider, base, request, path_name="acs"), request_id=request_id or None,
+            saml.request_data(provider, base, request, path_name="acs", urls=urls), request_id=request_id or None,
             raise_exceptions=True,
         )  # fmt: skip
         name_id = response.get_nameid()
