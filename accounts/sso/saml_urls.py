@@ -11,4 +11,5 @@ urlpatterns = [
     path(f"{_base}/sls/", saml_views.sls, name="saml_sls"),
     path(f"{_base}/logout/", saml_views.logout, name="saml_logout"),
     path(f"{_base}/metadata/", saml_views.metadata, name="saml_metadata"),
+    path(f"{_base}/setup/", saml_views.setup, name="saml_setup"),
 ]

@@ -21,13 +21,17 @@ import logging
 import time
 from dataclasses import dataclass
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout as django_logout
+from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -41,8 +45,11 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xmlparser import DTDForbidden, EntitiesForbidden, NotSupportedError
 
 from accounts.models import IdentityProvider
-from accounts.services.sso import SsoIdentity, SsoRefused, sso_failure, sso_login
+from accounts.services.mfa import recently_verified
+from accounts.services.sso import SsoIdentity, SsoRefused, identity_provider_update, sso_failure, sso_login
 from accounts.sso import saml, saml_events
+from rbac.permissions import SSO_MANAGE
+from rbac.services import has_perm
 
 logger = logging.getLogger(__name__)
 
@@ -425,3 +432,58 @@ def metadata(request, org_slug, provider_slug):
     provider = _provider(org_slug, provider_slug)
     xml = saml.sp_metadata_xml(provider, saml.base_url(request))
     return HttpResponse(xml, content_type="application/samlmetadata+xml")
+
+
+class MetadataImportForm(forms.Form):
+    metadata_xml = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 8}), max_length=1_000_000)
+    metadata_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("metadata_xml")) == bool(data.get("metadata_url")):
+            raise forms.ValidationError("Paste the IdP's metadata XML or give its metadata URL (one of the two).")
+        return data
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def setup(request, org_slug, provider_slug):
+    """For the organization's SSO admins (sso.manage): what to paste into the IdP (entity ID, ACS URL, metadata
+    URL, our certificate), and an import of the IdP's metadata from pasted XML or a URL (kept for the daily
+    refresh). Writes go through the core's identity_provider_update (validation, audit) after a step-up."""
+    provider = _provider(org_slug, provider_slug)
+    if not has_perm(user=request.user, org=provider.organization, perm=SSO_MANAGE):
+        raise Http404("No such SAML identity provider.")  # no hint that it exists
+    saml.ensure_sp_credentials(provider)
+    base = saml.base_url(request)
+    form = MetadataImportForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if not recently_verified(request):
+            return redirect(f"/accounts/reverify/?next={request.path}")
+        if form.is_valid():
+            try:
+                if form.cleaned_data["metadata_url"]:
+                    url = form.cleaned_data["metadata_url"]
+                    fields = {**saml.fetch_idp_metadata(url), "metadata_url": url}
+                else:
+                    fields = saml.parse_idp_metadata(form.cleaned_data["metadata_xml"])
+                with transaction.atomic():
+                    identity_provider_update(
+                        actor=request.user, org=provider.organization, provider=provider,
+                        config={**provider.config, **fields},
+                    )  # fmt: skip
+            except saml.MetadataError as exc:
+                form.add_error(None, str(exc))
+            except ValidationError as exc:
+                for field_messages in exc.message_dict.values():
+                    for message in field_messages:
+                        form.add_error(None, message)
+            else:
+                messages.success(request, "The identity provider's metadata was imported.")
+                return redirect(request.path)
+        status = 400
+    context = {"provider": provider, "urls": saml.sp_urls(provider, base), "form": form,
+               "sp_certificate": provider.config.get("sp_certificate", "")}  # fmt: skip
+    return render(request, "accounts/saml/setup.html", context, status=status)

@@ -480,3 +480,31 @@ def test_sign_helper_is_what_the_library_verifies(idp):
     assert "EncryptedAssertion" in encrypt_assertion(
         idp.response(acs="a", audience="a", name_id="n@x.test"), keypair()[1]
     )
+
+
+# --------------------------------------------------------------------------------------------- the set-up page
+
+
+def test_setup_page_shows_what_to_paste_and_imports_metadata(provider, acme, verified_client_for, client_for):
+    page = path(provider, "login").replace("/login/", "/setup/")
+    owner = verified_client_for(acme.owner)
+    body = owner.get(page).content.decode()
+    u = urls(provider)
+    for value in (u["entity_id"], u["acs"], u["metadata"], u["sls"], "BEGIN CERTIFICATE"):
+        assert value in body
+    assert "PRIVATE KEY" not in body
+
+    rolled = TestIdP("https://idp2.example.test/metadata")
+    response = owner.post(page, {"metadata_xml": rolled.metadata()}, format="multipart")
+    assert response.status_code == 302, response.content.decode()[-1500:]
+    provider.refresh_from_db()
+    assert provider.config["idp_entity_id"] == rolled.entity_id
+    assert AuditEvent.objects.filter(event_name="sso.provider_updated", target_id=str(provider.pk)).exists()
+
+    assert owner.post(page, {"metadata_xml": "<!DOCTYPE x []><x/>"}, format="multipart").status_code == 400
+    assert owner.post(page, {"metadata_url": "https://127.0.0.1/m"}, format="multipart").status_code == 400
+    assert owner.post(page, {}, format="multipart").status_code == 400
+
+    member = Client()
+    member.force_login(acme.member, backend="accounts.backends.EmailBackend")
+    assert member.get(page).status_code == 404  # no sso.manage: not even a hint that the provider exists
