@@ -17,7 +17,6 @@ it is per browser, short-lived, and an ID is consumed by its first use.
 
 import datetime
 import hashlib
-import logging
 import time
 from dataclasses import dataclass
 
@@ -50,8 +49,6 @@ from accounts.services.sso import SsoIdentity, SsoRefused, identity_provider_upd
 from accounts.sso import saml, saml_events
 from rbac.permissions import SSO_MANAGE
 from rbac.services import has_perm
-
-logger = logging.getLogger(__name__)
 
 REQUESTS_COOKIE = "chatapp_saml_requests"
 REQUESTS_SALT = "accounts.saml.outstanding-requests"
