@@ -159,7 +159,22 @@ def ensure_sp_credentials(provider) -> None:
                 org=locked.organization, event=saml_events.SAML_SP_KEYS_CREATED, actor=Actor.system("saml"),
                 target=locked,
             )  # fmt: skip
-    provider.secrets, provider.config = locked.secrets, locked.config
+    provider.secrets, provider.config, provider.updated = locked.secrets, locked.config, locked.updated
+
+
+def usable_idp_certificates(provider, *, now=None) -> list[str]:
+    """The configured IdP certificates that are valid now. A certificate that expired after it was configured
+    must stop verifying logins (python3-saml checks signatures against a key, never the certificate's dates)."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    usable = []
+    for text in provider.config.get("idp_certificates") or []:
+        try:
+            cert = load_certificate(text)
+        except ValueError:
+            continue
+        if cert.not_valid_before_utc - CLOCK_SKEW <= now < cert.not_valid_after_utc:
+            usable.append(text)
+    return usable
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -216,7 +231,7 @@ def onelogin_settings(
     idp = {
         "entityId": config["idp_entity_id"],
         "singleSignOnService": {"url": config["idp_sso_url"], "binding": C.BINDING_HTTP_REDIRECT},
-        "x509certMulti": {"signing": list(config["idp_certificates"])},
+        "x509certMulti": {"signing": usable_idp_certificates(provider) or list(config["idp_certificates"])},
     }
     if config.get("idp_slo_url"):
         idp["singleLogoutService"] = {"url": config["idp_slo_url"], "binding": C.BINDING_HTTP_REDIRECT}
@@ -260,8 +275,9 @@ _settings_cache: OrderedDict = OrderedDict()
 _settings_lock = threading.Lock()
 
 
-def cached_onelogin_settings(provider, base: str) -> OneLogin_Saml2_Settings:
-    key = (provider.pk, provider.updated, base)
+def cached_onelogin_settings(provider, base: str, certificates: list[str]) -> OneLogin_Saml2_Settings:
+    """`certificates`: the usable IdP certificates now (part of the key: one expiring drops out at once)."""
+    key = (provider.pk, provider.updated, base, tuple(certificates))
     with _settings_lock:
         found = _settings_cache.get(key)
         if found is not None:

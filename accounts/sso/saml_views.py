@@ -183,7 +183,10 @@ def consume_response(provider, *, base: str, encoded: str, request, outstanding_
     # is safe, but no IdP needs them: refuse outright rather than depend on that.
     if b"<!--" in raw:
         raise SamlRefusal("xml_comment", "the response contains an XML comment", status=400)
-    saml_settings = saml.cached_onelogin_settings(provider, base)  # outside the try: a settings error is a 500
+    certificates = saml.usable_idp_certificates(provider)
+    if not certificates:
+        raise SamlRefusal("idp_certificate_expired", "no configured IdP certificate is valid now")
+    saml_settings = saml.cached_onelogin_settings(provider, base, certificates)  # a settings error is ours: 500
     try:
         response = OneLogin_Saml2_Response(saml_settings, encoded)
     except (DTDForbidden, EntitiesForbidden, NotSupportedError):

@@ -77,9 +77,9 @@ def post(client, provider, xml, **extra):
 
 def failures(provider):
     return list(
-        AuditEvent.objects.filter(event_name="sso.login_failed", target_id=str(provider.pk)).values_list(
-            "metadata", flat=True
-        )
+        AuditEvent.objects.filter(event_name="sso.login_failed", target_id=str(provider.pk))
+        .order_by("id")
+        .values_list("metadata", flat=True)
     )
 
 
@@ -119,6 +119,22 @@ def test_response_signed_on_the_message_and_by_a_second_certificate_is_accepted(
     xml = good(idp, provider, request_id, sign_assertion=False, sign_response=True, key=new_key, cert=new_cert)
     assert post(client, provider, xml).status_code == 302
     assert "_auth_user_id" in client.session
+
+
+def test_signatures_of_an_expired_idp_certificate_are_refused(client, provider, idp):
+    """The certificate was valid when configured and has expired since: its signatures no longer count."""
+    old_key, old_cert = keypair("IdP 2024", days=-1, not_before_days=400)
+    provider.config["idp_certificates"] = [old_cert]
+    provider.save()
+    request_id = start_login(client, provider)
+    xml = good(idp, provider, request_id, key=old_key, cert=old_cert)
+    assert_refused(client, provider, post(client, provider, xml), "idp_certificate_expired", 403)
+    # Next to a valid one, the expired one simply no longer verifies anything.
+    provider.config["idp_certificates"] = [old_cert, idp.cert]
+    provider.save()
+    request_id = start_login(client, provider)
+    xml = good(idp, provider, request_id, key=old_key, cert=old_cert)
+    assert_refused(client, provider, post(client, provider, xml), "bad_signature", 403)
 
 
 def test_idp_initiated_login_when_allowed(client, provider, idp):
