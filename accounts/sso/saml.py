@@ -56,7 +56,7 @@ class MetadataError(Exception):
 
 
 def _url_kwargs(provider) -> dict:
-    return {"org_slug": provider.organization.slug, "provider_slug": provider.slug}
+    return {"org": provider.organization.slug, "idp": provider.slug}
 
 
 def login_url(provider) -> str:

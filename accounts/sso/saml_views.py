@@ -299,9 +299,9 @@ def _identity(provider, name_id: str, attributes: dict) -> SsoIdentity:
 
 @never_cache
 @require_GET
-def login(request, org_slug, provider_slug):
+def login(request, org, idp):
     """SP-initiated login: a signed AuthnRequest to the IdP, its ID remembered by this browser."""
-    provider = _provider(org_slug, provider_slug)
+    provider = _provider(org, idp)
     if not provider.enabled:
         return _refuse(request, provider, SamlRefusal("provider_disabled"))
     saml.ensure_sp_credentials(provider)
@@ -323,9 +323,9 @@ def login(request, org_slug, provider_slug):
 @csrf_exempt  # the IdP's auto-submitted form posts here cross-site; the signed response is the proof
 @never_cache
 @require_POST
-def acs(request, org_slug, provider_slug):
+def acs(request, org, idp):
     """Assertion consumer service (HTTP-POST binding)."""
-    provider = _provider(org_slug, provider_slug)
+    provider = _provider(org, idp)
     if not provider.enabled:
         return _refuse(request, provider, SamlRefusal("provider_disabled"))
     saml.ensure_sp_credentials(provider)  # decrypting needs our key even when the login started at the IdP
@@ -357,9 +357,9 @@ def acs(request, org_slug, provider_slug):
 
 @never_cache
 @require_http_methods(["POST"])
-def logout(request, org_slug, provider_slug):
+def logout(request, org, idp):
     """SP-initiated single logout: end our session now, then tell the IdP (when it has an SLO endpoint)."""
-    provider = _provider(org_slug, provider_slug)
+    provider = _provider(org, idp)
     state = request.session.get(SESSION_KEY) or {}
     user = request.user if request.user.is_authenticated else None
     redirect_url = settings.ACCOUNT_LOGOUT_REDIRECT_URL
@@ -390,10 +390,10 @@ def _audit_logout(provider, user, *, initiated_by: str) -> None:
 
 @never_cache
 @require_GET
-def sls(request, org_slug, provider_slug):
+def sls(request, org, idp):
     """Single logout service (HTTP-Redirect): the IdP's LogoutRequest (IdP-initiated: end this browser's session
     if it belongs to the named subject, answer with a signed LogoutResponse) or its LogoutResponse to ours."""
-    provider = _provider(org_slug, provider_slug)
+    provider = _provider(org, idp)
     if not provider.config.get("idp_slo_url"):
         raise Http404("This identity provider has no single logout.")
     saml.ensure_sp_credentials(provider)
@@ -426,10 +426,10 @@ def sls(request, org_slug, provider_slug):
 
 
 @require_GET
-def metadata(request, org_slug, provider_slug):
+def metadata(request, org, idp):
     """Our SP metadata for this provider, to upload to the IdP (served even while the provider is disabled,
     since the IdP side is usually set up first)."""
-    provider = _provider(org_slug, provider_slug)
+    provider = _provider(org, idp)
     xml = saml.sp_metadata_xml(provider, saml.base_url(request))
     return HttpResponse(xml, content_type="application/samlmetadata+xml")
 
@@ -448,11 +448,11 @@ class MetadataImportForm(forms.Form):
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
-def setup(request, org_slug, provider_slug):
+def setup(request, org, idp):
     """For the organization's SSO admins (sso.manage): what to paste into the IdP (entity ID, ACS URL, metadata
     URL, our certificate), and an import of the IdP's metadata from pasted XML or a URL (kept for the daily
     refresh). Writes go through the core's identity_provider_update (validation, audit) after a step-up."""
-    provider = _provider(org_slug, provider_slug)
+    provider = _provider(org, idp)
     if not has_perm(user=request.user, org=provider.organization, perm=SSO_MANAGE):
         raise Http404("No such SAML identity provider.")  # no hint that it exists
     saml.ensure_sp_credentials(provider)
