@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from accounts.models import IdentityProvider, Membership
 from accounts.services import sso
 from accounts.sso import kinds
-from accounts.stepup import RecentlyVerified
+from accounts.stepup import RecentlyVerified, require_recent_verification
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet, StrictSerializer
 from chatapp.kernel.authentication import NoCredentials
 from chatapp.kernel.throttling import ScopedRateThrottle
@@ -62,6 +62,7 @@ def discovery(request, email: str) -> dict:
     return {"method": method, "providers": providers}
 
 
+@extend_schema(auth=[])  # asked before a login exists
 class SsoDiscoveryView(APIView):
     permission_classes = (AllowAny,)
     authentication_classes = (NoCredentials,)
@@ -126,7 +127,8 @@ class _ProviderWriteSerializer(StrictSerializer):
 
 
 class IdentityProviderCreateSerializer(_ProviderWriteSerializer):
-    kind = serializers.ChoiceField(choices=IdentityProvider.Kind.choices)
+    # Checked against the kind registry by the service: the kinds this server offers.
+    kind = serializers.CharField(max_length=16, help_text="saml, oidc or ldap.")
 
 
 class IdentityProviderUpdateSerializer(_ProviderWriteSerializer):
@@ -151,9 +153,10 @@ class IdentityProviderUpdateSerializer(_ProviderWriteSerializer):
 )
 class IdentityProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     # Reads need sso.manage too: a provider's configuration tells how to reach and impersonate the IdP's app.
+    # Writes need step-up, asked after the provider is found: another organization's id stays a plain 404.
     permission_classes = [
         IsAuthenticated, HasPerm.of(GET=SSO_MANAGE, POST=SSO_MANAGE, PUT=SSO_MANAGE, PATCH=SSO_MANAGE,
-                                    DELETE=SSO_MANAGE), RecentlyVerified,
+                                    DELETE=SSO_MANAGE),
     ]  # fmt: skip
     queryset = IdentityProvider.objects.all()
     serializer_class = IdentityProviderSerializer
@@ -163,6 +166,7 @@ class IdentityProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return IdentityProvider.objects.all()
 
     def create(self, request, *args, **kwargs):
+        require_recent_verification(request)
         data = IdentityProviderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # The services' field errors (core and kind validators) become a 400 in the problem handler.
@@ -171,6 +175,7 @@ class IdentityProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
     def update(self, request, *args, **kwargs):
         provider = self.get_object()
+        require_recent_verification(request)
         partial = kwargs.pop("partial", False)
         data = IdentityProviderUpdateSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
@@ -183,7 +188,9 @@ class IdentityProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return self.update(request, *args, partial=True, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
-        sso.identity_provider_delete(actor=request.user, org=self.organization, provider=self.get_object())
+        provider = self.get_object()
+        require_recent_verification(request)
+        sso.identity_provider_delete(actor=request.user, org=self.organization, provider=provider)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -353,7 +353,8 @@ def _validate(provider: IdentityProvider) -> None:
     """Raise ValidationError with every field error: the model's, the core's, then the kind's."""
     errors: dict[str, list[str]] = {}
     try:
-        provider.full_clean(exclude=["organization", "secrets", "email_domains", "attribute_map", "config"])
+        # The kind is checked by the registry (kinds.validate), which knows what this server offers.
+        provider.full_clean(exclude=["organization", "kind", "secrets", "email_domains", "attribute_map", "config"])
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
@@ -381,8 +382,10 @@ def _validate(provider: IdentityProvider) -> None:
             errors.setdefault("email_domains", []).append(
                 f"Already served by another organization: {', '.join(taken)}."
             )
-    if not errors:
-        errors = kinds.validate(provider)
+    # The kind's validator sees well-typed values only; its errors join the core's so a form shows them all.
+    if not {"config", "secrets", "attribute_map"} & set(errors):
+        for name, messages in kinds.validate(provider).items():
+            errors.setdefault(name, []).extend(messages)
     if errors:
         raise ValidationError(errors)
 
@@ -471,6 +474,11 @@ def identity_provider_update(
     provider.secrets = _merge_secrets(provider.secrets or {}, secrets)
     _validate(provider)
     _save(provider)
+    if provider.slug != before["slug"]:
+        # Mappings name their provider by slug: they follow a rename (recorded in this event's slug change).
+        from rbac.models import IdentityGroupMapping
+
+        IdentityGroupMapping.objects.filter(organization=org, provider=before["slug"]).update(provider=provider.slug)
     changes = diff(before, provider_snapshot(provider))
     if changes or secrets:
         metadata = {"secrets_written": sorted(secrets)} if secrets else None

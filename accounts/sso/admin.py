@@ -62,16 +62,14 @@ class IdentityProviderForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         stored = set(sso.secrets_set(self.instance)) if self.instance.pk else set()
-        for name, kind_names in _all_secret_fields().items():
-            if self.instance.pk and self.instance.kind not in kind_names:
-                continue
-            state = "set; leave empty to keep" if name in stored else "not set"
-            self.fields[f"{SECRET_PREFIX}{name}"] = forms.CharField(
-                label=name.replace("_", " ").capitalize(), required=False, strip=False,
-                widget=WriteOnlyTextarea(attrs={"rows": 4}) if name.endswith("_key") else forms.PasswordInput(),
-                help_text=f"Write-only ({state}). For: {', '.join(kind_names)}.",
-            )  # fmt: skip
+        for name, field in self.fields.items():
+            if name.startswith(SECRET_PREFIX):
+                state = "set; leave empty to keep" if name.removeprefix(SECRET_PREFIX) in stored else "not set"
+                field.help_text = f"Write-only ({state}). {field.help_text}"
         self.fields["clear_secrets"].choices = [(name, name) for name in sorted(stored)]
+        # The kinds this server offers are the registered ones (a protocol module not installed is not offered).
+        labels = dict(IdentityProvider.Kind.choices)
+        self.fields["kind"].choices = [("", "---------")] + [(k, labels.get(k, k)) for k in sorted(kinds.registered())]
         if self.instance.pk:
             # The kind decides the shape of config and secrets: it is chosen once.
             self.fields["kind"].disabled = True
@@ -86,6 +84,10 @@ class IdentityProviderForm(forms.ModelForm):
         for name in self.cleaned_data.get("clear_secrets") or ():
             given[name] = None
         return given
+
+    def _get_validation_exclusions(self):
+        # The registry validates the kind (below), not the model's list of choices.
+        return {*super()._get_validation_exclusions(), "kind"}
 
     def _post_clean(self):
         super()._post_clean()
@@ -115,6 +117,21 @@ class IdentityProviderAdmin(ServiceAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "slug", "organization__slug"]
     list_select_related = ["organization"]
     readonly_fields = ["secrets_stored", "created", "updated"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # One input per secret field of the registered kinds (of this provider's kind once it exists), declared
+        # on the class so that the admin lays them out with the rest.
+        secret_inputs = {
+            f"{SECRET_PREFIX}{name}": forms.CharField(
+                label=name.replace("_", " ").capitalize(), required=False, strip=False,
+                widget=WriteOnlyTextarea(attrs={"rows": 4}) if name.endswith("_key") else forms.PasswordInput(),
+                help_text=f"For: {', '.join(kind_names)}.",
+            )
+            for name, kind_names in _all_secret_fields().items()
+            if obj is None or obj.kind in kind_names
+        }  # fmt: skip
+        kwargs["form"] = type("IdentityProviderForm", (self.form,), secret_inputs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     @admin.display(description="Domains")
     def domain_list(self, obj):

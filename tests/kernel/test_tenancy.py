@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, IdentityProvider
 from accounts.services import api_key_create
 from chatapp.kernel.api import OrgScopedViewSet
 from rbac.models import AccessReview, Grant, Role, Team, TeamMember
@@ -57,9 +57,12 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
     grant = Grant.objects.create(organization=globex.org, role=role, user=globex.member)
     review = AccessReview.objects.create(organization=globex.org, name="globex review", due_at=timezone.now())
     api_key = api_key_create(actor=globex.member, org=globex.org, name="globex key", scopes=["channels.view"]).key
+    provider = IdentityProvider.objects.create(
+        organization=globex.org, kind="oidc", slug="globex-idp", name="globex idp", email_domains=["globex.test"]
+    )
     pk_by_route = {"rbac/reviews/": review.pk, "messages/": foreign_message.pk, "rbac/roles/": role.pk,
                    "rbac/teams/": team.pk, "rbac/grants/": grant.pk, "channels/": globex.public.pk,
-                   "api-keys/": api_key.pk}  # fmt: skip
+                   "api-keys/": api_key.pk, "identity-providers/": provider.pk}  # fmt: skip
     pk = next((value for prefix, value in pk_by_route.items() if f"<slug:org_slug>/{prefix}" in route), None)
     ids = {
         "pk": pk,
@@ -95,6 +98,8 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
     assert Grant.objects.filter(pk=grant.pk).exists() and TeamMember.objects.filter(team=team).count() == 1
     api_key.refresh_from_db()
     assert api_key.revoked_at is None and not ApiKey.objects.filter(rotated_from=api_key).exists()
+    provider.refresh_from_db()
+    assert provider.name == "globex idp" and not globex.org.__class__.objects.get(pk=globex.org.pk).sso_enforced
 
 
 LISTS = [
