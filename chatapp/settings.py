@@ -113,6 +113,10 @@ AUDIT_STREAM_ALLOW_PRIVATE = env.bool("AUDIT_STREAM_ALLOW_PRIVATE", default=Fals
 # SSO (OIDC discovery, JWKS, token URLs): allow private/loopback addresses and plain http. Tests and on-premises
 # IdPs only; off by default because the URLs are chosen by organization admins (SSRF).
 SSO_ALLOW_PRIVATE = env.bool("SSO_ALLOW_PRIVATE", default=False)
+# SAML: our public https origin for entity IDs and ACS URLs (set it in production: without it they come from the
+# request), and how many days ahead an expiring IdP certificate is reported.
+SAML_SP_BASE_URL = env.str("SAML_SP_BASE_URL", default="")
+SAML_CERTIFICATE_WARNING_DAYS = env.int("SAML_CERTIFICATE_WARNING_DAYS", default=30)
 # Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("mfa/recovery-codes/", views.recovery_codes, name="mfa_recovery_codes"),
     path("mfa/devices/<str:kind>/<int:pk>/remove/", views.device_remove, name="mfa_device_remove"),
     path("sso/", sso.sso_start, name="sso_start"),
+    path("saml/", include("accounts.sso.saml_urls")),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("oidc/", include("accounts.sso.oidc_urls")),
     path("", include("allauth.account.urls")),
