@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from accounts.api.serializers import UserSummarySerializer
 from chatapp.kernel.api import StrictSerializer
-from rbac.models import AccessReview, AccessReviewItem, Grant, Role, Team, TeamMember
+from rbac.models import AccessReview, AccessReviewItem, Grant, IdentityGroupMapping, Role, Team, TeamMember
 
 # The model field's choices (one enum in the OpenAPI schema); blank means "extends no built-in role".
 BASE_ROLES = Role._meta.get_field("base_role").choices
@@ -130,6 +130,46 @@ class GrantCreateSerializer(StrictSerializer):
             raise serializers.ValidationError(
                 {"resource_id": ["Give both resource_type and resource_id, or neither (org-wide)."]}
             )
+        return data
+
+
+class GroupMappingSerializer(serializers.ModelSerializer):
+    provider = serializers.SerializerMethodField(help_text="The identity provider's slug; null for every provider.")
+    team = serializers.SerializerMethodField()
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IdentityGroupMapping
+        fields = ["id", "provider", "group_name", "team", "role", "created"]
+        read_only_fields = fields
+
+    def get_provider(self, mapping) -> str | None:
+        return mapping.provider or None
+
+    def get_team(self, mapping) -> dict | None:
+        return {"id": mapping.team_id, "name": mapping.team.name} if mapping.team_id else None
+
+    def get_role(self, mapping) -> dict | None:
+        return {"id": mapping.role_id, "name": mapping.role.name} if mapping.role_id else None
+
+
+class GroupMappingCreateSerializer(StrictSerializer):
+    group_name = serializers.CharField(max_length=200, help_text="The group as the IdP sends it (case-insensitive).")
+    provider = serializers.SlugField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        help_text="Slug of one of the organization's identity providers; empty for every provider.",
+    )
+    team_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    role_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+    def validate(self, data):
+        if data["team_id"] is None and data["role_id"] is None:
+            raise serializers.ValidationError({"non_field_errors": ["Map the group to a team, a role or both."]})
+        data["provider"] = data["provider"] or ""
         return data
 
 

@@ -9,6 +9,7 @@ teams = views.TeamViewSet
 members = views.TeamMemberViewSet
 grants = views.GrantViewSet
 reviews = views.AccessReviewViewSet
+mappings = views.GroupMappingViewSet
 
 urlpatterns = [
     path("me/permissions", views.MyPermissionsViewSet.as_view({"get": "list"}), name="me-permissions"),
@@ -37,6 +38,12 @@ urlpatterns = [
     ),
     path("rbac/grants/", grants.as_view({"get": "list", "post": "create"}), name="rbac-grant-list"),
     path("rbac/grants/<int:pk>/", grants.as_view({"get": "retrieve", "delete": "destroy"}), name="rbac-grant-detail"),
+    path("rbac/group-mappings/", mappings.as_view({"get": "list", "post": "create"}), name="rbac-group-mapping-list"),
+    path(
+        "rbac/group-mappings/<int:pk>/",
+        mappings.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="rbac-group-mapping-detail",
+    ),
     path("rbac/explain", views.ExplainViewSet.as_view({"get": "list"}), name="rbac-explain"),
     path("rbac/what-if", views.WhatIfViewSet.as_view({"post": "create"}), name="rbac-what-if"),
     path("rbac/reviews/", reviews.as_view({"get": "list", "post": "create"}), name="rbac-review-list"),

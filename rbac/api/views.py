@@ -13,8 +13,9 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from accounts.models import Membership
+from accounts.models import IdentityProvider, Membership
 from accounts.permissions import MEMBERS_VIEW
+from accounts.stepup import require_recent_verification
 from audit.permissions import AUDIT_READ
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet
 from rbac import selectors
@@ -27,6 +28,8 @@ from rbac.api.serializers import (
     ExplainSerializer,
     GrantCreateSerializer,
     GrantSerializer,
+    GroupMappingCreateSerializer,
+    GroupMappingSerializer,
     MyPermissionsSerializer,
     PermissionSerializer,
     ReviewSummarySerializer,
@@ -43,8 +46,8 @@ from rbac.api.serializers import (
     WhatIfSerializer,
 )
 from rbac.drf import HasPerm
-from rbac.models import AccessReview, AccessReviewItem, Grant, Role, Team, TeamMember
-from rbac.permissions import ROLES_MANAGE
+from rbac.models import AccessReview, AccessReviewItem, Grant, IdentityGroupMapping, Role, Team, TeamMember
+from rbac.permissions import ROLES_MANAGE, SSO_MANAGE
 from rbac.registry import permissions
 from rbac.services import grants as grant_services
 from rbac.services import has_perm, permissions_of, resource_grants_of, reviews, roles, team_ids_of, teams, whatif
@@ -274,6 +277,59 @@ class GrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RbacViewSet
 
     def destroy(self, request, *args, **kwargs):
         grant_services.grant_revoke(actor=request.user, org=self.organization, grant=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List identity-group mappings", parameters=[ORG_SLUG]),
+    retrieve=extend_schema(summary="Show an identity-group mapping", parameters=[ORG_SLUG]),
+    create=extend_schema(
+        summary="Map an identity provider's group to a team and/or a role (needs step-up)",
+        request=GroupMappingCreateSerializer,
+        responses={201: GroupMappingSerializer},
+        parameters=[ORG_SLUG],
+    ),
+    destroy=extend_schema(summary="Remove an identity-group mapping (needs step-up)", parameters=[ORG_SLUG]),
+)
+class GroupMappingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RbacViewSet):
+    """Groups sent by SSO logins and directory sync, mapped to teams and roles (applied at every login and sync).
+
+    Reading them needs sso.manage: they reveal the IdP's group names. Writes change who gets which role at the next
+    login, so like the identity providers themselves they need a recent second-factor verification.
+    """
+
+    queryset = IdentityGroupMapping.objects.all()
+    serializer_class = GroupMappingSerializer
+    permission_classes = [IsAuthenticated, HasPerm.of(GET=SSO_MANAGE, POST=None, DELETE=None)]
+    filterset_fields = ["provider", "team", "role"]
+
+    def scoped_queryset(self):
+        return selectors.mappings_of(org=self.organization)
+
+    def create(self, request, *args, **kwargs):
+        data = GroupMappingCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values, org = data.validated_data, self.organization
+        if (
+            values["provider"]
+            and not IdentityProvider.objects.filter(organization=org, slug=values["provider"]).exists()
+        ):
+            raise ValidationError({"provider": ["No identity provider with this slug in this organization."]})
+        require_recent_verification(request)
+        mapping = grant_services.mapping_create(
+            actor=request.user,
+            org=org,
+            group_name=values["group_name"],
+            provider=values["provider"],
+            team=self._lookup(Team.objects.for_org(org), "team_id", values["team_id"]),
+            role=self._lookup(Role.objects.for_org(org), "role_id", values["role_id"]),
+        )
+        return Response(GroupMappingSerializer(self.get_queryset().get(pk=mapping.pk)).data, status=201)
+
+    def destroy(self, request, *args, **kwargs):
+        mapping = self.get_object()  # another organization's mapping is a 404 before any step-up question
+        require_recent_verification(request)
+        grant_services.mapping_delete(actor=request.user, org=self.organization, mapping=mapping)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
