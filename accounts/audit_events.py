@@ -70,6 +70,10 @@ SSO_DEPROVISIONED = declare(
 SSO_ENFORCEMENT_UPDATED = declare(
     366, "sso.enforcement_updated", Category.SECURITY, "{actor} changed SSO enforcement or break-glass for {target}"
 )
+SSO_LOGIN_THROTTLED = declare(
+    367, "sso.login_throttled", Category.SECURITY,
+    "sign-ins through {target} from one address were paused after repeated failures",
+)  # fmt: skip
 
 # Data-subject requests (460-479; 479 is audit.redacted, in audit/audit_events.py). Targets are users: after an
 # erasure their label is the pseudonym.

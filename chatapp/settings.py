@@ -117,6 +117,10 @@ SSO_ALLOW_PRIVATE = env.bool("SSO_ALLOW_PRIVATE", default=False)
 # request), and how many days ahead an expiring IdP certificate is reported.
 SAML_SP_BASE_URL = env.str("SAML_SP_BASE_URL", default="")
 SAML_CERTIFICATE_WARNING_DAYS = env.int("SAML_CERTIFICATE_WARNING_DAYS", default=30)
+# Refused SSO responses (SAML ACS, OIDC callback) allowed per client address and provider per window; beyond it
+# the callback answers 429 without parsing or auditing each junk post (one sso.login_throttled event instead).
+SSO_FAILURE_LIMIT = env.int("SSO_FAILURE_LIMIT", default=20)
+SSO_FAILURE_WINDOW_SECONDS = env.int("SSO_FAILURE_WINDOW_SECONDS", default=300)
 # Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 

@@ -48,3 +48,11 @@ def sso_start(request):
         return render(request, "accounts/sso_start.html", {"form": form, "choices": links, "next": next_url})
     status = 400 if form.errors else 200
     return render(request, "accounts/sso_start.html", {"form": form, "next": next_url}, status=status)
+
+
+def sso_throttled_page(request, provider, retry_after: int):
+    """429 for an SSO callback whose client address reached SSO_FAILURE_LIMIT (accounts.services.sso)."""
+    context = {"provider": provider, "minutes": max(1, -(-retry_after // 60))}
+    response = render(request, "accounts/sso_throttled.html", context, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response

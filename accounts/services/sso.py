@@ -9,6 +9,7 @@ teams and roles become, the audit trail, the Django login - happens here, the sa
 import re
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -18,9 +19,11 @@ from accounts.models import IdentityProvider, Membership, Organization, User
 from accounts.services.people import MEMBERSHIP_AUDITED_FIELDS, email_mark_verified, user_create
 from accounts.services.sessions import credentials_revoke_all
 from accounts.sso import kinds
+from audit.context import client_ip
 from audit.models import ActorType, Outcome
 from audit.services import Actor, Target, audit_record, diff, snapshot
 from chatapp.kernel.errors import Conflict, ProblemException
+from chatapp.kernel.ratelimit import window_hit, window_peek
 from rbac.permissions import SSO_MANAGE
 from rbac.services import forget_access, require_perm
 
@@ -130,6 +133,32 @@ def password_login_check(request, *, email: str) -> None:
 # --- Sign-in -------------------------------------------------------------------------------------------------
 
 
+def _failure_key(request, provider: IdentityProvider) -> str:
+    return f"sso-failures:{provider.pk}:{client_ip(request) or 'unknown'}"
+
+
+def sso_throttled(request, *, provider: IdentityProvider) -> int | None:
+    """Seconds to wait when this client address has had SSO_FAILURE_LIMIT refused responses from `provider` in
+    the current window, else None. Callbacks ask first, so a flood of junk posts is neither parsed nor audited
+    row by row."""
+    window = window_peek(_failure_key(request, provider), seconds=settings.SSO_FAILURE_WINDOW_SECONDS)
+    return window.retry_after if window.count >= settings.SSO_FAILURE_LIMIT else None
+
+
+def sso_callback_refused(
+    request, *, provider: IdentityProvider, reason: str, email: str = "", detail: str = ""
+) -> None:
+    """A protocol callback (SAML ACS, OIDC redirect) refused what it was sent: audit it like any failure and count
+    it towards the client address's limit (sso_throttled). Reaching the limit is recorded once per window;
+    refusals beyond it are not recorded row by row, since anyone can post junk to a callback."""
+    window = window_hit(_failure_key(request, provider), seconds=settings.SSO_FAILURE_WINDOW_SECONDS)
+    if window.count > settings.SSO_FAILURE_LIMIT:
+        return
+    sso_failure(request, provider=provider, reason=reason, email=email, detail=detail)
+    if window.count == settings.SSO_FAILURE_LIMIT:
+        _record_throttled(provider, window.retry_after)
+
+
 def sso_failure(request, *, provider: IdentityProvider | None, reason: str, email: str = "", detail: str = "") -> None:
     """Record a refused SSO sign-in (protocol modules call it for bad signatures, replays... before their 4xx).
 
@@ -142,6 +171,16 @@ def sso_failure(request, *, provider: IdentityProvider | None, reason: str, emai
                 "reason": reason[:64], "detail": (detail or "")[:500],
                 "provider": provider.slug if provider else "", "kind": provider.kind if provider else "",
             },
+        )  # fmt: skip
+
+
+def _record_throttled(provider: IdentityProvider, retry_after: int) -> None:
+    with transaction.atomic():
+        audit_record(
+            org=provider.organization, event=events.SSO_LOGIN_THROTTLED, actor=Actor(ActorType.SYSTEM, "", "sso"),
+            target=provider, outcome=Outcome.DENIED,
+            metadata={"limit": settings.SSO_FAILURE_LIMIT, "window_seconds": settings.SSO_FAILURE_WINDOW_SECONDS,
+                      "retry_after": retry_after},
         )  # fmt: skip
 
 

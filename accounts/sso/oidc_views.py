@@ -2,8 +2,8 @@
 
 The login page starts a flow and remembers its state, nonce and PKCE verifier in this browser's session (so a
 callback only completes a login this browser started); the callback consumes that entry once, whatever happens.
-Every refusal is audited through sso_failure and answered with the failure page and a 4xx (502 when the IdP
-cannot be reached), never a 500.
+Every refusal is audited through sso_callback_refused (counted towards the client address's failure limit) and
+answered with the failure page and a 4xx (502 when the IdP cannot be reached), never a 500.
 """
 
 import logging
@@ -18,8 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.auth.sso import sso_throttled_page
 from accounts.models import IdentityProvider
-from accounts.services.sso import SsoIdentity, SsoRefused, sso_failure, sso_login
+from accounts.services.sso import SsoIdentity, SsoRefused, sso_callback_refused, sso_login, sso_throttled
 from accounts.sso import oidc_client
 from accounts.sso.oidc import settings_for
 from accounts.sso.oidc_client import OidcError
@@ -53,7 +54,7 @@ def _callback_uri(request, provider) -> str:
 
 
 def _refused(request, provider, *, reason: str, message: str, status: int, detail: str = "", email: str = ""):
-    sso_failure(request, provider=provider, reason=reason, email=email, detail=detail)
+    sso_callback_refused(request, provider=provider, reason=reason, email=email, detail=detail)
     return _page(request, provider, message, status)
 
 
@@ -95,6 +96,8 @@ def oidc_login(request, organization: str, provider: str):
 @require_GET
 def oidc_callback(request, organization: str, provider: str):
     provider = _provider(organization, provider)
+    if (retry_after := sso_throttled(request, provider=provider)) is not None:
+        return sso_throttled_page(request, provider, retry_after)
     if _disabled(provider):  # switched off while the person was at the IdP
         message = "This sign-in method is turned off. Ask your administrator."
         return _refused(request, provider, reason="provider_disabled", status=403, message=message)

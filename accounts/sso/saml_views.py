@@ -7,7 +7,8 @@ and it keeps the SP private key in clear in a SocialApp row. python3-saml itself
 signature wrapping, foreign and stripped signatures, SHA-1 and XXE, but it accepts replays, unsolicited
 responses, a missing audience, a Recipient that merely starts with the ACS URL and a response up to 300 s past
 NotOnOrAfter. So `consume_response` adds exactly those checks around python3-saml, and every refusal is a 4xx
-audited through the core's sso_failure with a machine reason.
+audited through the core's sso_callback_refused with a machine reason (and counted towards the client address's
+failure limit: past it the ACS answers 429 without parsing).
 
 Outstanding AuthnRequest IDs (InResponseTo) live in a signed cookie of their own, not in the session: the IdP
 posts the response cross-site, and the session cookie is SameSite=Lax, so a browser does not send it with that
@@ -43,9 +44,17 @@ from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xmlparser import DTDForbidden, EntitiesForbidden, NotSupportedError
 
+from accounts.auth.sso import sso_throttled_page
 from accounts.models import IdentityProvider
 from accounts.services.mfa import recently_verified
-from accounts.services.sso import SsoIdentity, SsoRefused, identity_provider_update, sso_failure, sso_login
+from accounts.services.sso import (
+    SsoIdentity,
+    SsoRefused,
+    identity_provider_update,
+    sso_callback_refused,
+    sso_login,
+    sso_throttled,
+)
 from accounts.sso import saml, saml_events
 from rbac.permissions import SSO_MANAGE
 from rbac.services import has_perm
@@ -115,7 +124,7 @@ def _provider(org_slug: str, provider_slug: str) -> IdentityProvider:
 
 
 def _refuse(request, provider, refusal: SamlRefusal) -> HttpResponse:
-    sso_failure(request, provider=provider, reason=refusal.reason, email=refusal.email, detail=refusal.detail)
+    sso_callback_refused(request, provider=provider, reason=refusal.reason, email=refusal.email, detail=refusal.detail)
     message = _MESSAGES.get(refusal.reason, "The identity provider's sign-in response was refused.")
     context = {"provider": provider, "message": message, "reason": refusal.reason}
     return render(request, "accounts/saml/error.html", context, status=refusal.status)
@@ -326,6 +335,8 @@ def login(request, org, idp):
 def acs(request, org, idp):
     """Assertion consumer service (HTTP-POST binding)."""
     provider = _provider(org, idp)
+    if (retry_after := sso_throttled(request, provider=provider)) is not None:
+        return sso_throttled_page(request, provider, retry_after)
     if not provider.enabled:
         return _refuse(request, provider, SamlRefusal("provider_disabled"))
     saml.ensure_sp_credentials(provider)  # decrypting needs our key even when the login started at the IdP

@@ -5,9 +5,9 @@ grows with the limit, measured at ~1.2 ms a request in bench/). A fixed window a
 across a window boundary, which is fine for abuse protection.
 """
 
-import time
-
 from rest_framework import throttling
+
+from chatapp.kernel.ratelimit import window_hit
 
 
 class FixedWindowMixin:
@@ -17,17 +17,9 @@ class FixedWindowMixin:
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        now = time.time()
-        window = int(now // self.duration)
-        key = f"{self.key}:{window}"
-        self.cache.add(key, 0, self.duration + 1)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # the key expired between add and incr: this request opens a new window
-            self.cache.set(key, 1, self.duration + 1)
-            count = 1
-        self.wait_seconds = self.duration - (now % self.duration)
-        return count <= self.num_requests
+        window = window_hit(self.key, seconds=self.duration, cache=self.cache)
+        self.wait_seconds = window.retry_after
+        return window.count <= self.num_requests
 
     def wait(self):
         return self.wait_seconds

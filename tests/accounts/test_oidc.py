@@ -337,6 +337,20 @@ def test_callback_without_a_pending_login_is_refused(acme, tiny):
     _refused(response, "bad_state")
 
 
+def test_forged_callbacks_are_throttled_per_address(acme, tiny, settings):
+    settings.SSO_FAILURE_LIMIT = 2
+    provider = _tiny_provider(acme, tiny)
+    url = f"/accounts/oidc/acme/{provider.slug}/callback/"
+    for _ in range(2):
+        _refused(Client().get(url, {"code": "x", "state": "forged"}), "bad_state")
+    response = Client().get(url, {"code": "x", "state": "forged"})
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert len(_failures("bad_state")) == 2
+    assert AuditEvent.objects.filter(event_name="sso.login_throttled").count() == 1
+    # another address is not affected
+    _refused(Client(REMOTE_ADDR="198.51.100.7").get(url, {"code": "x", "state": "forged"}), "bad_state")
+
+
 def test_callback_from_another_browser_is_refused(acme, tiny):
     """Login CSRF: the victim's browser gets the attacker's callback URL; its session has no such state."""
     provider = _tiny_provider(acme, tiny)

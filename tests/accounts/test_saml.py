@@ -7,6 +7,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
@@ -524,3 +525,40 @@ def test_setup_page_shows_what_to_paste_and_imports_metadata(provider, acme, ver
     member = Client()
     member.force_login(acme.member, backend="accounts.backends.EmailBackend")
     assert member.get(page).status_code == 404  # no sso.manage: not even a hint that the provider exists
+
+
+# ----------------------------------------------------------------------------------------- rate limiting
+
+
+def test_junk_posts_are_throttled_per_address_after_the_limit(client, provider, idp, settings):
+    """Anyone can post to the ACS: past SSO_FAILURE_LIMIT refusals from one address the ACS answers 429 without
+    parsing, and the audit trail gets one sso.login_throttled event instead of a row per junk post."""
+    settings.SSO_FAILURE_LIMIT = 3
+    for _ in range(3):
+        assert client.post(path(provider, "acs"), {"SAMLResponse": "junk"}).status_code == 400
+    for _ in range(5):
+        response = client.post(path(provider, "acs"), {"SAMLResponse": "junk"})
+        assert response.status_code == 429
+        assert 1 <= int(response["Retry-After"]) <= settings.SSO_FAILURE_WINDOW_SECONDS
+        assert b"Too many failed sign-ins" in response.content
+    assert len(failures(provider)) == 3
+    throttled = AuditEvent.objects.filter(event_name="sso.login_throttled", target_id=str(provider.pk))
+    assert throttled.count() == 1 and throttled.get().metadata["limit"] == 3
+
+    # Even a valid response waits out the window from that address...
+    assert post(client, provider, good(idp, provider)).status_code == 429
+    # ...while another address signs in normally.
+    other = Client(REMOTE_ADDR="203.0.113.9")
+    provider.allow_idp_initiated = True
+    provider.save()
+    assert post(other, provider, good(idp, provider)).status_code == 302
+
+
+def test_the_limit_window_ends(client, provider, settings):
+    settings.SSO_FAILURE_LIMIT = 1
+    settings.SSO_FAILURE_WINDOW_SECONDS = 60
+    with time_machine.travel("2026-11-25 10:00:05+00:00", tick=False):
+        assert client.post(path(provider, "acs"), {"SAMLResponse": "junk"}).status_code == 400
+        assert client.post(path(provider, "acs"), {"SAMLResponse": "junk"}).status_code == 429
+    with time_machine.travel("2026-11-25 10:01:01+00:00", tick=False):
+        assert client.post(path(provider, "acs"), {"SAMLResponse": "junk"}).status_code == 400
