@@ -11,6 +11,7 @@ a null or "" removes one, and keys left out are kept.
 """
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import exceptions as drf_exceptions
 from rest_framework import mixins, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -18,7 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.models import IdentityProvider, Membership
 from accounts.services import sso
-from accounts.sso import kinds
+from accounts.sso import kinds, saml
 from accounts.stepup import RecentlyVerified, require_recent_verification
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet, StrictSerializer
 from chatapp.kernel.authentication import NoCredentials
@@ -192,6 +193,47 @@ class IdentityProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         require_recent_verification(request)
         sso.identity_provider_delete(actor=request.user, org=self.organization, provider=provider)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SamlMetadataImportSerializer(StrictSerializer):
+    metadata_xml = serializers.CharField(required=False, allow_blank=True, default="", max_length=1_000_000)
+    metadata_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=500)
+
+    def validate(self, data):
+        if bool(data["metadata_xml"]) == bool(data["metadata_url"]):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give the IdP's metadata XML or its metadata URL (one of the two)."]}
+            )
+        return data
+
+
+@extend_schema(
+    summary="Import a SAML identity provider's metadata (pasted XML, or a URL kept for the daily refresh)",
+    request=SamlMetadataImportSerializer,
+    responses=IdentityProviderSerializer,
+    parameters=[ORG_SLUG],
+)
+class SamlMetadataImportView(OrgScopedViewSet):
+    permission_classes = [IsAuthenticated, HasPerm.of(POST=SSO_MANAGE)]
+    queryset = IdentityProvider.objects.all()
+    serializer_class = IdentityProviderSerializer
+
+    def scoped_queryset(self):
+        return IdentityProvider.objects.all()
+
+    def create(self, request, *args, **kwargs):
+        provider = self.get_object()  # another organization's provider is a 404 before the step-up question
+        require_recent_verification(request)
+        data = SamlMetadataImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            provider = saml.metadata_import(actor=request.user, provider=provider, **data.validated_data)
+        except saml.MetadataError as exc:
+            field = "metadata_url" if data.validated_data["metadata_url"] else "metadata_xml"
+            if provider.kind != saml.KIND:
+                field = "non_field_errors"
+            raise drf_exceptions.ValidationError({field: [str(exc)]}) from None
+        return Response(IdentityProviderSerializer(provider).data)
 
 
 # --- Enforcement ---------------------------------------------------------------------------------------------

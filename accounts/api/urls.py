@@ -56,5 +56,10 @@ urlpatterns = [
     path(f"{org}service-accounts/", service_accounts, name="service-account-list"),
     path(f"{org}identity-providers/", idp_list, name="identity-provider-list"),
     path(f"{org}identity-providers/<int:pk>/", idp_detail, name="identity-provider-detail"),
+    path(
+        f"{org}identity-providers/<int:pk>/saml-metadata",
+        sso.SamlMetadataImportView.as_view({"post": "create"}),
+        name="identity-provider-saml-metadata",
+    ),
     path(f"{org}sso-enforcement", sso_enforcement, name="sso-enforcement"),
 ]

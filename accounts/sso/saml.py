@@ -429,3 +429,24 @@ def sp_metadata_xml(provider, base: str) -> str:
 kinds.register(KIND, validate=validate, secret_fields=SECRET_FIELDS, login_url=login_url)
 
 from accounts.sso import saml_tasks  # noqa: E402, F401  (registers the Celery tasks: only apps' tasks.py are autodiscovered)
+
+
+def metadata_import(*, actor, provider, metadata_xml: str = "", metadata_url: str = ""):
+    """An admin imports the IdP's metadata, pasted or from a URL (kept for the daily refresh): the fields it gives
+    go through the core's identity_provider_update (sso.manage, validation, audit). Exactly one source.
+
+    Raises MetadataError (unreadable, unsafe URL, incomplete) or ValidationError (the result does not validate)."""
+    from accounts.services.sso import identity_provider_update  # the core imports the kinds: import at call time
+
+    if provider.kind != KIND:
+        raise MetadataError("only SAML identity providers take SAML metadata")
+    if bool(metadata_xml) == bool(metadata_url):
+        raise MetadataError("give the IdP's metadata XML or its metadata URL (one of the two)")
+    if metadata_url:
+        fields = {**fetch_idp_metadata(metadata_url), "metadata_url": metadata_url}
+    else:
+        fields = parse_idp_metadata(metadata_xml)
+    with transaction.atomic():
+        return identity_provider_update(
+            actor=actor, org=provider.organization, provider=provider, config={**provider.config, **fields}
+        )

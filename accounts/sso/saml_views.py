@@ -50,7 +50,6 @@ from accounts.services.mfa import recently_verified
 from accounts.services.sso import (
     SsoIdentity,
     SsoRefused,
-    identity_provider_update,
     sso_callback_refused,
     sso_login,
     sso_throttled,
@@ -475,16 +474,10 @@ def setup(request, org, idp):
             return redirect(f"/accounts/reverify/?next={request.path}")
         if form.is_valid():
             try:
-                if form.cleaned_data["metadata_url"]:
-                    url = form.cleaned_data["metadata_url"]
-                    fields = {**saml.fetch_idp_metadata(url), "metadata_url": url}
-                else:
-                    fields = saml.parse_idp_metadata(form.cleaned_data["metadata_xml"])
-                with transaction.atomic():
-                    identity_provider_update(
-                        actor=request.user, org=provider.organization, provider=provider,
-                        config={**provider.config, **fields},
-                    )  # fmt: skip
+                saml.metadata_import(
+                    actor=request.user, provider=provider, metadata_xml=form.cleaned_data["metadata_xml"],
+                    metadata_url=form.cleaned_data["metadata_url"],
+                )  # fmt: skip
             except saml.MetadataError as exc:
                 form.add_error(None, str(exc))
             except ValidationError as exc:

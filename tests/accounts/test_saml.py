@@ -562,3 +562,58 @@ def test_the_limit_window_ends(client, provider, settings):
         assert client.post(path(provider, "acs"), {"SAMLResponse": "junk"}).status_code == 429
     with time_machine.travel("2026-11-25 10:01:01+00:00", tick=False):
         assert client.post(path(provider, "acs"), {"SAMLResponse": "junk"}).status_code == 400
+
+
+# ------------------------------------------------------------------------------------ metadata import API
+
+
+def _import_url(provider):
+    return f"/api/v1/orgs/{provider.organization.slug}/identity-providers/{provider.pk}/saml-metadata"
+
+
+def test_metadata_import_through_the_api(acme, idp, verified_client_for):
+    provider = IdentityProvider.objects.create(
+        organization=acme.org, kind="saml", slug="adfs", name="ADFS", email_domains=["acme.test"], config={}
+    )
+    response = verified_client_for(acme.owner).post(
+        _import_url(provider), {"metadata_xml": idp.metadata()}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    provider.refresh_from_db()
+    assert provider.config["idp_entity_id"] == idp.entity_id
+    assert provider.config["idp_certificates"] and response.json()["config"]["idp_sso_url"]
+    assert AuditEvent.objects.filter(event_name="sso.provider_updated", target_id=str(provider.pk)).exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "non_field_errors"),
+        ({"metadata_xml": "<x/>", "metadata_url": "https://idp.example.test/m"}, "non_field_errors"),
+        ({"metadata_xml": "not xml"}, "metadata_xml"),
+        ({"metadata_xml": '<!DOCTYPE x [<!ENTITY e "e">]><x>&e;</x>'}, "metadata_xml"),
+        ({"metadata_url": "http://idp.example.test/metadata"}, "metadata_url"),
+        ({"metadata_url": "https://127.0.0.1/metadata"}, "metadata_url"),
+    ],
+)
+def test_bad_metadata_is_a_400_naming_the_field(provider, acme, verified_client_for, payload, field):
+    before = dict(provider.config)
+    response = verified_client_for(acme.owner).post(_import_url(provider), payload, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"], response.json()
+    provider.refresh_from_db()
+    assert provider.config == before
+
+
+def test_metadata_import_needs_step_up_saml_and_the_same_org(
+    provider, acme, globex, idp, client_for, verified_client_for
+):
+    body = {"metadata_xml": idp.metadata()}
+    assert client_for(acme.owner).post(_import_url(provider), body, format="json").status_code == 403
+    assert verified_client_for(acme.member).post(_import_url(provider), body, format="json").status_code == 403
+    assert verified_client_for(globex.owner).post(_import_url(provider), body, format="json").status_code == 404
+    other_org_url = f"/api/v1/orgs/globex/identity-providers/{provider.pk}/saml-metadata"
+    assert verified_client_for(globex.owner).post(other_org_url, body, format="json").status_code == 404
+    oidc = IdentityProvider.objects.create(organization=acme.org, kind="oidc", slug="g", name="G", config={})
+    response = verified_client_for(acme.owner).post(_import_url(oidc), body, format="json")
+    assert response.status_code == 400 and "only SAML" in str(response.json())
