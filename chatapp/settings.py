@@ -121,6 +121,9 @@ SAML_CERTIFICATE_WARNING_DAYS = env.int("SAML_CERTIFICATE_WARNING_DAYS", default
 # the callback answers 429 without parsing or auditing each junk post (one sso.login_throttled event instead).
 SSO_FAILURE_LIMIT = env.int("SSO_FAILURE_LIMIT", default=20)
 SSO_FAILURE_WINDOW_SECONDS = env.int("SSO_FAILURE_WINDOW_SECONDS", default=300)
+# Redirect URIs (custom schemes) of the mobile and desktop apps that may receive a browser SSO sign-in
+# (accounts.services.app_handoff). Exact matches only.
+SSO_APP_REDIRECT_URIS = env.list("SSO_APP_REDIRECT_URIS", default=["chatapp://sso-callback"])
 # Proxies in front of the app that append to X-Forwarded-For; the client address audited is the entry before them.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 

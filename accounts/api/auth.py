@@ -34,8 +34,9 @@ from accounts import audit_events as events
 from accounts.api.serializers import LoginSerializer, MeSerializer
 from accounts.models import User
 from accounts.selectors import memberships_of
-from accounts.services import mfa, webauthn
+from accounts.services import app_handoff, mfa, webauthn
 from accounts.services.login import login_succeeded, password_check
+from accounts.services.sso import LOGIN_BACKEND
 from audit.services import audit_record
 from chatapp.kernel.api import StrictSerializer
 from chatapp.kernel.authentication import NoCredentials
@@ -293,6 +294,39 @@ class PasswordResetView(_AnonymousAuthView):
         if form.is_valid():
             form.save(request._request)
         return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class SsoHandoffSerializer(StrictSerializer):
+    code = serializers.CharField(max_length=100)
+    code_verifier = serializers.CharField(max_length=128)
+
+
+class SsoHandoffView(_AnonymousAuthView):
+    @extend_schema(
+        summary="Exchange the one-time code of a browser SSO sign-in for the app's own session",
+        request=SsoHandoffSerializer,
+        responses={200: MeSerializer},
+        description=(
+            "The app opened `/accounts/sso/app/?redirect_uri=…&code_challenge=…&code_challenge_method=S256&state=…` "
+            "in the system browser; after the sign-in the browser came back to `redirect_uri?code=…&state=…`. "
+            "Post that code with the PKCE `code_verifier`: the answer sets the session and CSRF cookies, like "
+            "`POST /api/v1/auth/session`. A code works once, for 60 seconds."
+        ),
+    )
+    def post(self, request):
+        data = SsoHandoffSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            user = app_handoff.handoff_redeem(**data.validated_data)
+        except app_handoff.HandoffError as exc:
+            raise ProblemException(
+                str(exc), status_code=400, slug="invalid-handoff", title="The sign-in code cannot be used"
+            ) from None
+        # Not _complete: the app's session does not inherit a step-up; sensitive actions ask the app to reverify.
+        login(request, user, backend=LOGIN_BACKEND)
+        get_token(request)
+        login_succeeded(request, user=user, methods=["sso", "app_handoff"])
+        return Response(me_data(user))
 
 
 class ReverifyView(APIView):

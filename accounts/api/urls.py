@@ -44,6 +44,7 @@ urlpatterns = [
     path("auth/password-reset", auth.PasswordResetView.as_view(), name="auth-password-reset"),
     path("auth/reverify/webauthn", auth.ReverifyWebAuthnView.as_view(), name="auth-reverify-webauthn"),
     path("auth/sso-discovery", sso.SsoDiscoveryView.as_view(), name="auth-sso-discovery"),
+    path("auth/sso-handoff", auth.SsoHandoffView.as_view(), name="auth-sso-handoff"),
     path(f"{org}members/", views.MemberViewSet.as_view({"get": "list"}), name="member-list"),
     path(f"{org}members/<int:user_id>/sessions", member_sessions, name="member-sessions"),
     path(f"{org}members/<int:pk>/mfa-reset", member_mfa_reset, name="member-mfa-reset"),

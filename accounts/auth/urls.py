@@ -19,6 +19,8 @@ urlpatterns = [
     path("mfa/recovery-codes/", views.recovery_codes, name="mfa_recovery_codes"),
     path("mfa/devices/<str:kind>/<int:pk>/remove/", views.device_remove, name="mfa_device_remove"),
     path("sso/", sso.sso_start, name="sso_start"),
+    path("sso/app/", sso.app_start, name="sso_app_start"),
+    path("sso/app/finish/", sso.app_finish, name="sso_app_finish"),
     path("saml/", include("accounts.sso.saml_urls")),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("oidc/", include("accounts.sso.oidc_urls")),

@@ -617,3 +617,24 @@ def test_metadata_import_needs_step_up_saml_and_the_same_org(
     oidc = IdentityProvider.objects.create(organization=acme.org, kind="oidc", slug="g", name="G", config={})
     response = verified_client_for(acme.owner).post(_import_url(oidc), body, format="json")
     assert response.status_code == 400 and "only SAML" in str(response.json())
+
+
+# ------------------------------------------------------------------------------ hand-off to a mobile app
+
+
+def test_saml_sign_in_handed_to_an_app(client, provider, idp):
+    """The app's request survives the ACS, which the IdP posts cross-site without our Lax session cookie."""
+    from tests.accounts.test_sso_app_handoff import APP, exchange, pkce, start
+
+    verifier, challenge = pkce()
+    assert start(client, challenge).status_code == 302
+    request_id = start_login(client, provider, next_url="/accounts/sso/app/finish/")
+    client.cookies.pop("sessionid", None)  # what a browser sends with a cross-site POST
+    response = post(client, provider, good(idp, provider, request_id))
+    assert response.status_code == 302 and response["Location"] == "/accounts/sso/app/finish/"
+    assert client.get("/accounts/sso/app/finish/").status_code == 200
+    landing = client.post("/accounts/sso/app/finish/")
+    assert landing["Location"].startswith(APP + "?code=")
+    code = parse_qs(urlsplit(landing["Location"]).query)["code"][0]
+    session = exchange(code, verifier)
+    assert session.status_code == 200 and session.json()["email"] == "ann@acme.test"
