@@ -70,6 +70,15 @@ SSO_DEPROVISIONED = declare(
 SSO_ENFORCEMENT_UPDATED = declare(
     366, "sso.enforcement_updated", Category.SECURITY, "{actor} changed SSO enforcement or break-glass for {target}"
 )
+# E-mail domain claims proven by DNS (368-369, then 393-394 in the protocols' free range).
+DOMAIN_CLAIMED = declare(368, "sso.domain_claimed", Category.DATA_CHANGE, "{actor} claimed the e-mail domain {target}")
+DOMAIN_VERIFIED = declare(369, "sso.domain_verified", Category.SECURITY, "{actor} verified the e-mail domain {target}")
+DOMAIN_VERIFICATION_FAILED = declare(
+    393, "sso.domain_verification_failed", Category.SECURITY, "verifying the e-mail domain {target} failed"
+)
+DOMAIN_RELEASED = declare(
+    394, "sso.domain_released", Category.DATA_CHANGE, "{actor} released the e-mail domain {target}"
+)
 SSO_LOGIN_THROTTLED = declare(
     367, "sso.login_throttled", Category.SECURITY,
     "sign-ins through {target} from one address were paused after repeated failures",

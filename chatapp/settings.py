@@ -121,6 +121,10 @@ SAML_CERTIFICATE_WARNING_DAYS = env.int("SAML_CERTIFICATE_WARNING_DAYS", default
 # the callback answers 429 without parsing or auditing each junk post (one sso.login_throttled event instead).
 SSO_FAILURE_LIMIT = env.int("SSO_FAILURE_LIMIT", default=20)
 SSO_FAILURE_WINDOW_SECONDS = env.int("SSO_FAILURE_WINDOW_SECONDS", default=300)
+# E-mail domains proven by DNS TXT records (accounts.services.domains): with this on, identity providers serve
+# only domains their organization verified. DNS_NAMESERVERS ("host" or "host:port") overrides the system resolver.
+SSO_REQUIRE_VERIFIED_DOMAINS = env.bool("SSO_REQUIRE_VERIFIED_DOMAINS", default=False)
+DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 # Redirect URIs (custom schemes) of the mobile and desktop apps that may receive a browser SSO sign-in
 # (accounts.services.app_handoff). Exact matches only.
 SSO_APP_REDIRECT_URIS = env.list("SSO_APP_REDIRECT_URIS", default=["chatapp://sso-callback"])

@@ -5,7 +5,7 @@ from itertools import groupby
 from django import forms
 from django.contrib import admin
 
-from chatapp.kernel.admin import SERVICE_ERRORS, ServiceAdminMixin, _reason
+from chatapp.kernel.admin import SERVICE_ERRORS, ServiceAdminMixin, service_error_text
 from rbac.models import AccessReview, AccessReviewItem, Grant, IdentityGroupMapping, Role, Team, TeamMember
 from rbac.registry import permissions
 from rbac.services import grants as grant_services
@@ -92,7 +92,7 @@ class RoleAdmin(ServiceDeleteMixin, admin.ModelAdmin):
                         permissions=data.get("permissions", []),
                     )
                 except SERVICE_ERRORS as exc:
-                    raise forms.ValidationError(f"This change would be refused: {_reason(exc)}") from None
+                    raise forms.ValidationError(f"This change would be refused: {service_error_text(exc)}") from None
                 raise forms.ValidationError("Preview only: nothing was saved. Press Save to apply this change.")
 
         return PreviewRoleForm

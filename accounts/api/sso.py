@@ -13,12 +13,13 @@ a null or "" removes one, and keys left out are kept.
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import IdentityProvider, Membership
-from accounts.services import sso
+from accounts.models import DomainClaim, IdentityProvider, Membership
+from accounts.services import domains, sso
 from accounts.sso import kinds, saml
 from accounts.stepup import RecentlyVerified, require_recent_verification
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet, StrictSerializer
@@ -292,3 +293,64 @@ class SsoEnforcementViewSet(OrgScopedViewSet):
             break_glass=changes,
         )
         return Response(self._data(org))
+
+
+# --- E-mail domains proven by DNS ------------------------------------------------------------------------------
+
+
+class DomainClaimSerializer(serializers.ModelSerializer):
+    record_name = serializers.CharField(read_only=True, help_text="Publish a TXT record at this name...")
+    record_value = serializers.CharField(read_only=True, help_text="...with this value, then call verify.")
+
+    class Meta:
+        model = DomainClaim
+        fields = [
+            "id", "domain", "status", "record_name", "record_value", "verified_at", "last_checked_at", "last_error",
+            "created",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class DomainClaimCreateSerializer(StrictSerializer):
+    domain = serializers.CharField(max_length=253)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the organization's e-mail domain claims", parameters=[ORG_SLUG]),
+    retrieve=extend_schema(summary="Show a domain claim and the TXT record to publish", parameters=[ORG_SLUG]),
+    create=extend_schema(
+        summary="Claim an e-mail domain (needs step-up); publish the TXT record it names, then verify",
+        request=DomainClaimCreateSerializer, responses={201: DomainClaimSerializer}, parameters=[ORG_SLUG],
+    ),
+    verify=extend_schema(
+        summary="Look up the claim's TXT record now", request=None, responses=DomainClaimSerializer,
+        parameters=[ORG_SLUG],
+    ),
+    destroy=extend_schema(summary="Release a domain claim (needs step-up)", parameters=[ORG_SLUG]),
+)  # fmt: skip
+class DomainClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    permission_classes = [IsAuthenticated, HasPerm.of(GET=SSO_MANAGE, POST=SSO_MANAGE, DELETE=SSO_MANAGE)]
+    queryset = DomainClaim.objects.all()
+    serializer_class = DomainClaimSerializer
+    pagination_class = None  # a handful per organization
+
+    def scoped_queryset(self):
+        return DomainClaim.objects.all()
+
+    def create(self, request, *args, **kwargs):
+        require_recent_verification(request)
+        data = DomainClaimCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        claim = domains.domain_claim_create(actor=request.user, org=self.organization, **data.validated_data)
+        return Response(DomainClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def verify(self, request, *args, **kwargs):
+        claim = domains.domain_claim_verify(actor=request.user, org=self.organization, claim=self.get_object())
+        return Response(DomainClaimSerializer(claim).data)
+
+    def destroy(self, request, *args, **kwargs):
+        claim = self.get_object()
+        require_recent_verification(request)
+        domains.domain_claim_delete(actor=request.user, org=self.organization, claim=claim)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,9 @@ idp_detail = sso.IdentityProviderViewSet.as_view(
     {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
 )
 sso_enforcement = sso.SsoEnforcementViewSet.as_view({"get": "list", "patch": "partial_update"})
+domain_list = sso.DomainClaimViewSet.as_view({"get": "list", "post": "create"})
+domain_detail = sso.DomainClaimViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+domain_verify = sso.DomainClaimViewSet.as_view({"post": "verify"})
 
 urlpatterns = [
     path("me", views.MeView.as_view(), name="me"),
@@ -63,4 +66,7 @@ urlpatterns = [
         name="identity-provider-saml-metadata",
     ),
     path(f"{org}sso-enforcement", sso_enforcement, name="sso-enforcement"),
+    path(f"{org}sso-domains/", domain_list, name="sso-domain-list"),
+    path(f"{org}sso-domains/<int:pk>/", domain_detail, name="sso-domain-detail"),
+    path(f"{org}sso-domains/<int:pk>/verify", domain_verify, name="sso-domain-verify"),
 ]

@@ -5,10 +5,11 @@ from accounts.models.mfa import RecoveryCode, RecoveryCodeDevice, WebAuthnDevice
 from accounts.models.people import Invitation, Membership, Organization, User, UserManager, slug_validator
 from accounts.models.privacy import PrivacyRequest
 from accounts.models.sessions import UserSession
-from accounts.models.sso import IdentityProvider
+from accounts.models.sso import DomainClaim, IdentityProvider
 
 __all__ = [
     "ApiKey",
+    "DomainClaim",
     "IdentityProvider",
     "Invitation",
     "Membership",

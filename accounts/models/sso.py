@@ -60,3 +60,45 @@ class IdentityProvider(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()})"
+
+
+class DomainClaim(models.Model):
+    """An organization's claim to an e-mail domain, proven by a DNS TXT record it was asked to publish.
+
+    A verified claim wins the domain: logins for its addresses route only to that organization's identity
+    providers, whoever listed the domain first (accounts.services.sso.providers_for_email). At most one
+    organization holds a verified claim to a domain.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the DNS record"
+        VERIFIED = "verified", "Verified"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="domain_claims")
+    domain = models.CharField(max_length=253)
+    token = models.CharField(max_length=64, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["organization", "domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "domain"], name="domain_claim_unique_per_org"),
+            models.UniqueConstraint(
+                fields=["domain"], condition=models.Q(status="verified"), name="domain_verified_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.domain} ({self.get_status_display()})"
+
+    @property
+    def record_name(self) -> str:
+        return f"_chatapp-challenge.{self.domain}"
+
+    @property
+    def record_value(self) -> str:
+        return f"chatapp-domain-verification={self.token}"

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts import audit_events as events
 from accounts.models import IdentityProvider, Membership, Organization, User
+from accounts.services.domains import verified_owner
 from accounts.services.people import MEMBERSHIP_AUDITED_FIELDS, email_mark_verified, user_create
 from accounts.services.sessions import credentials_revoke_all
 from accounts.sso import kinds
@@ -84,6 +85,13 @@ def providers_for_email(email: str) -> list[IdentityProvider]:
     candidates = IdentityProvider.objects.filter(enabled=True, organization__is_active=True).select_related(
         "organization"
     )
+    # A verified claim (a DNS proof) wins the domain over organizations that merely listed it; with
+    # SSO_REQUIRE_VERIFIED_DOMAINS an unverified domain routes nowhere.
+    owner = verified_owner(domain)
+    if owner is not None:
+        candidates = candidates.filter(organization_id=owner)
+    elif settings.SSO_REQUIRE_VERIFIED_DOMAINS:
+        return []
     if connection.features.supports_json_field_contains:
         return list(candidates.filter(email_domains__contains=[domain]))
     # SQLite has no JSON containment; the providers are few, so filter them here.
@@ -413,14 +421,7 @@ def _validate(provider: IdentityProvider) -> None:
     if isinstance(provider.secrets, dict) and not all(isinstance(v, str) for v in provider.secrets.values()):
         errors.setdefault("secrets", []).append("Secret values are strings.")
     if provider.enabled and not errors.get("email_domains"):
-        taken = [
-            d for d in provider.email_domains if _domain_owner(d) not in (None, provider.organization_id)
-        ]  # fmt: skip
-        if taken:
-            # One organization per domain: otherwise one tenant's IdP could route (and enforce) another's users.
-            errors.setdefault("email_domains", []).append(
-                f"Already served by another organization: {', '.join(taken)}."
-            )
+        _validate_domains(provider, errors)
     # The kind's validator sees well-typed values only; its errors join the core's so a form shows them all.
     if not {"config", "secrets", "attribute_map"} & set(errors):
         for name, messages in kinds.validate(provider).items():
@@ -429,7 +430,28 @@ def _validate(provider: IdentityProvider) -> None:
         raise ValidationError(errors)
 
 
-def _domain_owner(domain: str) -> int | None:
+def _validate_domains(provider: IdentityProvider, errors: dict) -> None:
+    """One organization per domain: otherwise one tenant's IdP could route (and enforce) another's users.
+    A domain verified by DNS belongs to its verifier; an unverified one to the first organization listing it."""
+    org_id = provider.organization_id
+    verified = {d: verified_owner(d) for d in provider.email_domains}
+    theirs = [d for d, owner in verified.items() if owner not in (None, org_id)]
+    if theirs:
+        errors.setdefault("email_domains", []).append(f"Verified by another organization: {', '.join(theirs)}.")
+    unverified = [d for d, owner in verified.items() if owner is None]
+    if settings.SSO_REQUIRE_VERIFIED_DOMAINS and unverified:
+        errors.setdefault("email_domains", []).append(
+            f"Verify these domains first (SSO → e-mail domains): {', '.join(unverified)}."
+        )
+        return
+    listed = [d for d in unverified if _first_lister(d) not in (None, org_id)]
+    if listed:
+        errors.setdefault("email_domains", []).append(
+            f"Already served by another organization: {', '.join(listed)}. Verify the domain by DNS to take it over."
+        )
+
+
+def _first_lister(domain: str) -> int | None:
     owners = {p.organization_id for p in providers_for_email(f"x@{domain}")}
     return next(iter(owners), None)
 

@@ -7,14 +7,14 @@ kinds (empty = keep what is stored) and a checkbox list to clear some; stored va
 import copy
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from accounts.models import IdentityProvider
-from accounts.services import sso
+from accounts.models import DomainClaim, IdentityProvider
+from accounts.services import domains, sso
 from accounts.sso import kinds
 from accounts.sso.ldap_admin import check_ldap_connection
-from chatapp.kernel.admin import ServiceAdminMixin
+from chatapp.kernel.admin import SERVICE_ERRORS, ServiceAdminMixin, service_error_text
 
 SECRET_PREFIX = "secret__"
 
@@ -170,3 +170,58 @@ class IdentityProviderAdmin(ServiceAdminMixin, admin.ModelAdmin):
         for obj in queryset.select_related("organization"):
             self.run_action(request, sso.identity_provider_delete, actor=request.user, org=obj.organization,
                             provider=obj)  # fmt: skip
+
+
+@admin.register(DomainClaim)
+class DomainClaimAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Claims are made here or over the API; the page shows the TXT record to publish and verifies it."""
+
+    list_display = ["domain", "organization", "status", "verified_at", "last_checked_at", "last_error"]
+    list_filter = ["status", "organization"]
+    search_fields = ["domain", "organization__slug"]
+    list_select_related = ["organization"]
+    fields = ["organization", "domain", "status", "record_name", "record_value", "verified_at", "last_checked_at",
+              "last_error"]  # fmt: skip
+    readonly_fields = ["status", "record_name", "record_value", "verified_at", "last_checked_at", "last_error"]
+    actions = ["verify_now"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "organization", "domain"] if obj else self.readonly_fields
+
+    @admin.display(description="TXT record name")
+    def record_name(self, obj):
+        return obj.record_name if obj.pk else "shown after saving"
+
+    @admin.display(description="TXT record value")
+    def record_value(self, obj):
+        return obj.record_value if obj.pk else "shown after saving"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing is editable once claimed
+        saved = self.call_service(
+            request, domains.domain_claim_create, actor=request.user, org=obj.organization, domain=obj.domain
+        )
+        if saved is not None:
+            obj.pk = saved.pk
+
+    @admin.action(description="Look up the TXT record now")
+    def verify_now(self, request, queryset):
+        for claim in queryset.select_related("organization"):
+            verified = None
+            try:
+                verified = domains.domain_claim_verify(actor=request.user, org=claim.organization, claim=claim)
+            except SERVICE_ERRORS as exc:
+                self.message_user(request, f"{claim.domain}: {service_error_text(exc)}", messages.WARNING)
+                continue
+            if verified.status == DomainClaim.Status.VERIFIED:
+                self.message_user(request, f"{claim.domain} is verified.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{claim.domain}: {verified.last_error}", messages.WARNING)
+
+    def delete_model(self, request, obj):
+        self.run_action(request, domains.domain_claim_delete, actor=request.user, org=obj.organization, claim=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.select_related("organization"):
+            self.run_action(request, domains.domain_claim_delete, actor=request.user, org=obj.organization, claim=obj)

@@ -10,7 +10,7 @@ from chatapp.kernel.models import WorkerHeartbeat
 SERVICE_ERRORS = (APIException, PermissionDenied, ValidationError)
 
 
-def _reason(exc) -> str:
+def service_error_text(exc) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(exc.messages)
     return str(exc.detail) if isinstance(exc, APIException) else str(exc)
@@ -27,14 +27,14 @@ class ServiceAdminMixin:
         try:
             return service(**kwargs)
         except SERVICE_ERRORS as exc:
-            request._service_error = _reason(exc)
+            request._service_error = service_error_text(exc)
             return None
 
     def run_action(self, request, service, **kwargs) -> bool:
         try:
             service(**kwargs)
         except SERVICE_ERRORS as exc:
-            self.message_user(request, _reason(exc), messages.WARNING)
+            self.message_user(request, service_error_text(exc), messages.WARNING)
             return False
         return True
 

@@ -18,7 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
-from chatapp.kernel.admin import SERVICE_ERRORS, _reason
+from chatapp.kernel.admin import SERVICE_ERRORS, service_error_text
 from chatapp.kernel.errors import Conflict
 from rbac.models import AccessReview, AccessReviewItem, Grant, Role, Team, TeamMember
 from rbac.permissions import ROLES_MANAGE
@@ -501,7 +501,7 @@ def _close(review: AccessReview, *, actor: User | None, now: datetime) -> Access
                 with transaction.atomic():
                     applied = _apply(item, actor=acting, org=org)
             except SERVICE_ERRORS as exc:
-                applied, failed = f"refused: {_reason(exc)}", True
+                applied, failed = f"refused: {service_error_text(exc)}", True
         item.outcome = AccessReviewItem.Outcome.FAILED if failed else AccessReviewItem.Outcome.APPLIED
         item.outcome_detail = applied[:500]
         item.save(update_fields=_DECISION_FIELDS)  # not the FKs: NULLed in the DB if the revoked row is gone
