@@ -1,14 +1,18 @@
 """A real OpenLDAP server for the LDAP tests: python-ldap's slapdtest with certificates made here.
 
 Each pytest-xdist worker starts its own slapd (slapdtest picks a free port and a run directory named after it).
-The server speaks plain LDAP and StartTLS on that port; its certificate is issued by a CA generated here, so a
-test can trust it (verification on) or trust another CA and see the connection refused.
+The server speaks plain LDAP and StartTLS on that port, and LDAPS on a second one (`ldaps_uri`; slapdtest opens
+no LDAPS port itself); its certificate is issued by a CA generated here, so a test can trust it (verification on)
+or trust another CA and see the connection refused.
 """
 
 import datetime
 import ipaddress
 import shutil
+import socket
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import ldap
@@ -109,6 +113,25 @@ class TestDirectory(SlapdObject):
     def stop(self):
         super().stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _start_slapd(self):
+        """slapdtest's start, with an ldaps:// listener next to its ldap:// one."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.ldaps_uri = f"ldaps://127.0.0.1:{probe.getsockname()[1]}"
+        urls = [self.ldap_uri, self.ldaps_uri] + ([self.ldapi_uri] if self.ldapi_uri else [])
+        self._proc = subprocess.Popen([self.PATH_SLAPD, "-F", self._slapd_conf, "-h", " ".join(urls), "-d", "0"])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._stopped()
+                raise RuntimeError("slapd exited before opening its ports")
+            try:
+                self.ldapwhoami()
+                return
+            except RuntimeError:
+                time.sleep(0.2)
+        raise RuntimeError("slapd did not start properly")
 
     # --- data (through python-ldap as the root DN: faster than the CLI tools, and slapd 2.5 crashes on a
     # recursive ldapdelete of a missing entry) ---------------------------------------------------------------

@@ -204,6 +204,21 @@ def test_starttls_verifies_the_certificate(acme, directory):
     assert options[ldap.OPT_X_TLS_REQUIRE_CERT] == ldap.OPT_X_TLS_DEMAND
 
 
+@pytest.mark.parametrize("trusted", [True, False])
+def test_ldaps_verifies_the_certificate(acme, directory, trusted):
+    provider = _provider(acme.org, directory, server_uris=[directory.ldaps_uri])
+    del provider.config["start_tls"]
+    if not trusted:
+        provider.config["ca_cert"] = pem(make_ca("Some other CA")[1])
+    provider.save()
+    assert ldap_kind.config_of(provider)["start_tls"] is False  # ldaps:// is TLS from the first byte
+    status = _login("alice@corp.test", ALICE_PASSWORD)[1].status_code
+    if trusted:
+        assert status == 200
+    else:
+        assert status == 400 and _failures() == ["directory_unavailable"]
+
+
 def test_browser_login_form_uses_the_directory(client, provider):
     response = client.post("/accounts/login/", {"login": "alice@corp.test", "password": ALICE_PASSWORD})
     assert response.status_code == 302, response.content[:500]
