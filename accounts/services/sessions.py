@@ -136,7 +136,8 @@ def sessions_clean(*, now=None) -> int:
     from django.contrib.sessions.models import Session
 
     now = now or timezone.now()
-    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+    database_backed = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
+    if settings.SESSION_ENGINE not in database_backed:
         cutoff = now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
         return UserSession.objects.filter(last_activity__lt=cutoff).delete()[0]
     live = Session.objects.filter(expire_date__gt=now).values("session_key")
