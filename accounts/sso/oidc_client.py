@@ -437,6 +437,9 @@ def complete(
     return _identity_from_claims(settings, claims, attribute_map)
 
 
+GITHUB_MAX_PAGES = 10  # 1,000 organizations or teams: beyond that, refuse rather than map half of them
+
+
 def _github_email(settings, emails: list[dict]) -> str:
     """The verified address in one of the provider's domains (primary first), else the primary one."""
     emails = sorted(emails, key=lambda e: not e.get("primary"))
@@ -472,6 +475,16 @@ def _complete_github(settings, *, code: str, redirect_uri: str, verifier: str) -
             raise OidcError("invalid_response", "GitHub sent an invalid answer.", detail=f"{path}: {status}")
         return [item for item in value if isinstance(item, dict)]
 
+    def get_all(path: str) -> list:
+        """Every page of a list (GitHub gives at most 100 a page); people in large organizations have more teams."""
+        items: list = []
+        for page in range(1, GITHUB_MAX_PAGES + 1):
+            batch = get_list(f"{path}?per_page=100&page={page}")
+            items += batch
+            if len(batch) < 100:
+                return items
+        raise OidcError("invalid_response", "GitHub sent more groups than we read.", detail=f"{path}: > 1000")
+
     user = _get_json(f"{api}/user", "github user", headers=headers)
     if not isinstance(user.get("id"), int):
         raise OidcError("invalid_response", "GitHub sent an invalid answer.", detail="user")
@@ -480,11 +493,11 @@ def _complete_github(settings, *, code: str, redirect_uri: str, verifier: str) -
         raise OidcError("missing_email", "Your GitHub account has no verified e-mail address.")
     groups: list[str] = []
     if settings.github_groups or settings.allowed_organizations:
-        orgs = [str(o.get("login", "")).lower() for o in get_list("/user/orgs?per_page=100")]
+        orgs = [str(o.get("login", "")).lower() for o in get_all("/user/orgs")]
         if settings.allowed_organizations and not set(orgs) & set(settings.allowed_organizations):
             raise OidcError("org_not_allowed", "Your GitHub account is not a member of an allowed organization.")
         if settings.github_groups:
-            teams = get_list("/user/teams?per_page=100")
+            teams = get_all("/user/teams")
             groups = orgs + [
                 f"{str(t['organization'].get('login', '')).lower()}/{t.get('slug', '')}"
                 for t in teams

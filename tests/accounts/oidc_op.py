@@ -211,4 +211,10 @@ class TinyOP:
         key = path.removeprefix("/api/v3")
         if key not in self.github:
             return self._json({"message": "Not Found"}, "404 Not Found")
-        return self._json(self.github[key])
+        value = self.github[key]
+        if isinstance(value, list):  # GitHub's pagination: per_page (default 30, at most 100) and page (from 1)
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            per_page = min(int(query.get("per_page", ["30"])[0]), 100)
+            page = int(query.get("page", ["1"])[0])
+            value = value[(page - 1) * per_page : page * per_page]
+        return self._json(value)

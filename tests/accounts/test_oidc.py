@@ -474,6 +474,16 @@ def test_github_login_uses_the_verified_work_address_and_maps_teams(acme, tiny):
     assert AuditEvent.objects.get(event_name="sso.login").metadata["subject"] == "4242"
 
 
+def test_github_teams_are_read_across_pages(acme, tiny):
+    team = Team.objects.create(organization=acme.org, name="Platform")
+    IdentityGroupMapping.objects.create(organization=acme.org, group_name="acme-corp/platform", team=team)
+    provider = _github(acme, tiny, groups=True)
+    filler = [{"slug": f"team-{i}", "organization": {"login": "Acme-Corp"}} for i in range(140)]
+    tiny.github["/user/teams"] = [*filler, {"slug": "platform", "organization": {"login": "Acme-Corp"}}]
+    assert _login_tiny(Client(), provider).status_code == 302
+    assert TeamMember.objects.filter(team=team, user__email="octo@acme.test").exists()  # found on page 2
+
+
 def test_github_user_outside_the_allowed_organizations_is_refused(acme, tiny):
     provider = _github(acme, tiny, allowed_organizations=["other-org"])
     _refused(_login_tiny(Client(), provider), "org_not_allowed")
