@@ -563,3 +563,7 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", d
 REVENUE_REPORTING_CURRENCY = env.str("REVENUE_REPORTING_CURRENCY", default="USD").upper()
 # LTV = ARPA / monthly logo churn, the churn averaged over this many months (one month alone is too noisy).
 REVENUE_LTV_CHURN_MONTHS = env.int("REVENUE_LTV_CHURN_MONTHS", default=6)
+# Named here rather than in SPECTACULAR_SETTINGS above, so the revenue block stays in one place.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RevenueSubscriptionStatusEnum"] = (
+    "analytics.revenue.models.SubscriptionStatus"
+)
