@@ -60,9 +60,9 @@ def convert(minor: int | Decimal, *, currency: str, to: str, rate: Decimal) -> D
     return (to_major(minor, currency) * rate).scaleb(exponent(to))
 
 
-def round_minor(value: Decimal) -> int:
+def round_minor(value: Decimal | int) -> int:
     """Round a Decimal of minor units to a whole one, halves away from zero (the accountant's rounding)."""
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 # Monthly normalisation of a recurring price: a year is 12 months, a week 52/12 of a month, a day 365/12.
