@@ -145,3 +145,39 @@ def test_webhook_needs_no_session_or_csrf_token(db, webhook_secret, superuser):
     header = stripe.WebhookSignature.generate_signature_header(body, webhook_secret)
     response = client.post(WEBHOOK_URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
     assert response.status_code == 200
+
+
+def test_invoices_keep_their_newest_state_and_link_to_the_subscription(deliver):
+    deliver(CREATED)
+    invoice = {
+        "id": "in_1", "object": "invoice", "customer": "cus_1", "subscription": "sub_1", "number": "A-0001",
+        "status": "open", "currency": "usd", "total": 10000, "amount_paid": 0, "amount_due": 10000,
+        "period_start": ts(2026, 1, 10), "period_end": ts(2026, 2, 10), "created": ts(2026, 1, 10),
+    }  # fmt: skip
+    paid = {**invoice, "status": "paid", "amount_paid": 10000, "amount_due": 0}
+    assert deliver(event("evt_i2", "invoice.paid", ts(2026, 1, 10, 13), paid)).json()["status"] == "processed"
+    deliver(event("evt_i1", "invoice.finalized", ts(2026, 1, 10, 12), invoice))  # older, arrives later
+    from analytics.revenue.models import Invoice
+
+    stored = Invoice.objects.get(external_id="in_1")
+    assert (stored.status, stored.amount_paid, stored.subscription.external_id) == ("paid", 10000, "sub_1")
+
+
+def test_a_currency_change_is_a_new_revision_in_the_new_currency(deliver):
+    from analytics.revenue.models import ExchangeRate
+
+    ExchangeRate.objects.create(currency="EUR", reporting_currency="USD", valid_from="2026-01-01", rate="2")
+    deliver(CREATED)
+    eur = subscription("sub_1", "cus_1", [(price("price_eur", 4000, currency="eur"), 1)], start=ts(2026, 1, 10),
+                       currency="eur")  # fmt: skip
+    deliver(event("evt_2", "customer.subscription.updated", ts(2026, 2, 15), eur))
+    from datetime import date
+
+    from analytics.revenue import selectors
+
+    rows = selectors.mrr_movements(start=date(2026, 1, 1), end=date(2026, 2, 28))
+    assert [(r.new, r.expansion, r.contraction, r.ending_mrr) for r in rows] == [
+        (10000, 0, 0, 10000),
+        (0, 0, 2000, 8000),
+    ]
+    assert Subscription.objects.get().currency == "EUR"
