@@ -152,14 +152,14 @@ def webhook(secret: str) -> tuple[float, list[float], float]:
         bodies.append(json.dumps({"id": f"evt_wh{n}", "object": "event", "type": kind, "created": base + n,
                                   "livemode": False, "data": {"object": obj}}))  # fmt: skip
     headers = [stripe.WebhookSignature.generate_signature_header(body, secret) for body in bodies]
-    client, url = Client(), "/api/v1/instance/analytics/revenue/stripe/webhook"
+    client, url = Client(SERVER_NAME="localhost"), "/api/v1/instance/analytics/revenue/stripe/webhook"
     latencies = []
     started = time.perf_counter()
     for body, header in zip(bodies, headers, strict=True):
         began = time.perf_counter()
         response = client.post(url, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
         latencies.append((time.perf_counter() - began) * 1000)
-        assert response.status_code == 200, response.content
+        assert response.status_code == 200, response.content[:300]
     ours_rate = EVENTS / (time.perf_counter() - started)
     started = time.perf_counter()
     for body, header in zip(bodies, headers, strict=True):

@@ -108,6 +108,15 @@ class Rates:
             raise MissingExchangeRate(currency, self.reporting, day)
         return self._values[currency][index]
 
+    def value(self, snapshot: dict[int, dict[str, int]], day: date) -> dict[int, int | Decimal]:
+        """{customer: {currency: minor}} as {customer: reporting minor units}; no Decimal work for the reporting
+        currency itself (most customers), which keeps a long table cheap."""
+        reporting = self.reporting
+        return {
+            customer: amounts[reporting] if len(amounts) == 1 and reporting in amounts else self.convert(amounts, day)
+            for customer, amounts in snapshot.items()
+        }
+
     def convert(self, amounts: dict[str, int], day: date) -> Decimal:
         """{currency: minor units} as reporting-currency minor units (unrounded)."""
         return sum(
@@ -226,7 +235,7 @@ def _ratio(part, whole) -> Decimal | None:
 
 @dataclass
 class _Acc:
-    values: dict = field(default_factory=lambda: defaultdict(Decimal))
+    values: dict = field(default_factory=lambda: defaultdict(int))  # int until a converted amount joins
     counts: dict = field(default_factory=lambda: defaultdict(int))
 
 
@@ -237,15 +246,17 @@ def mrr_movements(*, start: date | datetime, end: date | datetime, interval: str
     instants = [_cap(moment, now) for moment in [*starts, bucket_next(starts[-1], interval)]]
     history = _history(instants)
     rates = Rates()
+    days = [_day_of(instant) for instant in instants]
+    # Each snapshot valued on its own day (the end of the bucket before it) and, for the next bucket's
+    # comparison, on the following one: two valuations a snapshot, not three a customer and bucket.
+    own_day = [rates.value(snapshot, day) for snapshot, day in zip(history.snapshots, days, strict=True)]
     rows = []
     for index, bucket_start in enumerate(starts):
-        before, after = history.snapshots[index], history.snapshots[index + 1]
-        day_before, day_after = _day_of(instants[index]), _day_of(instants[index + 1])
+        then, after = own_day[index], own_day[index + 1]
+        before_now = rates.value(history.snapshots[index], days[index + 1])
         acc = _Acc()
-        for customer in set(before) | set(after):
-            prev_then = rates.convert(before.get(customer, {}), day_before)
-            prev_now = rates.convert(before.get(customer, {}), day_after)
-            current = rates.convert(after.get(customer, {}), day_after)
+        for customer in then.keys() | after.keys():
+            prev_then, prev_now, current = then.get(customer, 0), before_now.get(customer, 0), after.get(customer, 0)
             acc.values["starting"] += prev_then
             acc.values["base"] += prev_now
             acc.values["ending"] += current

@@ -111,9 +111,10 @@ def _org_of(metadata) -> int | None:
 def _customer(ref: str | None, observed_at: datetime) -> Customer:
     if not ref:
         raise PayloadError("The object has no customer.")
-    customer, _ = Customer.objects.get_or_create(
-        external_id=ref, defaults={"source": Source.STRIPE, "source_updated_at": None}
-    )
+    customer = Customer.objects.filter(external_id=ref).first()
+    if customer is None:  # first sight (a concurrent event may create it too: the unique id decides)
+        Customer.objects.bulk_create([Customer(external_id=ref, source=Source.STRIPE)], ignore_conflicts=True)
+        customer = Customer.objects.get(external_id=ref)
     return customer
 
 
@@ -151,9 +152,11 @@ def _plan_from_price(price: dict, observed_at: datetime) -> Plan:
     if plan.source_updated_at is None or observed_at >= plan.source_updated_at:
         # Keep a name the operator typed in the admin when Stripe has none.
         fields["name"] = fields["name"] or plan.name
-        for name, value in {**fields, "source_updated_at": observed_at}.items():
-            setattr(plan, name, value)
-        plan.save()
+        changed = {name: value for name, value in fields.items() if getattr(plan, name) != value}
+        if changed:  # every subscription event embeds its prices: most carry nothing new
+            for name, value in {**changed, "source_updated_at": observed_at}.items():
+                setattr(plan, name, value)
+            plan.save(update_fields=[*changed, "source_updated_at"])
     return plan
 
 

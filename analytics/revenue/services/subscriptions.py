@@ -98,7 +98,6 @@ class Applied:
     subscription: Subscription
     created: bool  # a new subscription row
     current: bool  # the state became the subscription's current state
-    revision_created: bool  # False when this source was applied before (a duplicate)
 
 
 def _current_fields(state: SubscriptionState, observed_at: datetime, source: str) -> dict:
@@ -142,7 +141,8 @@ def subscription_apply(
     """Record `state` as the subscription's state from `effective_at` (history) and, if it is the newest seen
     (`observed_at`), as its current state. Safe to call twice with the same `source_ref`."""
     fields = _current_fields(state, observed_at, source)
-    with transaction.atomic():
+    # No savepoint of its own: callers run it inside theirs (a Stripe event's, a CSV import's transaction).
+    with transaction.atomic(savepoint=False):
         subscription, created = _lock_or_create(state, fields)
         current = created or observed_at >= subscription.source_updated_at
         if current:
@@ -158,12 +158,12 @@ def subscription_apply(
                 )
                 for item in state.items
             )  # fmt: skip
-        _, revision_created = SubscriptionRevision.objects.get_or_create(
-            subscription=subscription,
-            source_ref=source_ref,
-            defaults={
-                "effective_at": effective_at, "status": state.status, "currency": state.currency,
-                "mrr": state.mrr, "seats": state.seats, "plan": state.main_plan,
-            },
+        # A source already applied (a duplicate delivery, a re-imported row) is left as it was: one statement.
+        SubscriptionRevision.objects.bulk_create(
+            [SubscriptionRevision(
+                subscription=subscription, source_ref=source_ref, effective_at=effective_at, status=state.status,
+                currency=state.currency, mrr=state.mrr, seats=state.seats, plan=state.main_plan,
+            )],
+            ignore_conflicts=True,
         )  # fmt: skip
-    return Applied(subscription, created, current, revision_created)
+    return Applied(subscription, created, current)
