@@ -108,15 +108,6 @@ class Rates:
             raise MissingExchangeRate(currency, self.reporting, day)
         return self._values[currency][index]
 
-    def value(self, snapshot: dict[int, dict[str, int]], day: date) -> dict[int, int | Decimal]:
-        """{customer: {currency: minor}} as {customer: reporting minor units}; no Decimal work for the reporting
-        currency itself (most customers), which keeps a long table cheap."""
-        reporting = self.reporting
-        return {
-            customer: amounts[reporting] if len(amounts) == 1 and reporting in amounts else self.convert(amounts, day)
-            for customer, amounts in snapshot.items()
-        }
-
     def convert(self, amounts: dict[str, int], day: date) -> Decimal:
         """{currency: minor units} as reporting-currency minor units (unrounded)."""
         return sum(
@@ -128,49 +119,68 @@ class Rates:
 
 # --- snapshots ---------------------------------------------------------------------------------------------
 
+Snapshot = dict[str, dict[int, int]]  # {currency: {customer id: MRR in minor units}}, customers with MRR only
+
 
 @dataclass
 class _History:
-    """Per customer, MRR by currency at each instant asked for, and when each customer first had revenue."""
+    """MRR per currency and customer at each instant asked for; which customers changed between consecutive
+    instants; and when each customer first had revenue."""
 
-    snapshots: list[dict[int, dict[str, int]]]
+    snapshots: list[Snapshot]
+    changed: list[set[int]]  # changed[k]: customers whose MRR moved between instants k and k+1
     first_revenue: dict[int, datetime]
+
+    def customer(self, index: int, customer: int) -> dict[str, int]:
+        return {cur: by[customer] for cur, by in self.snapshots[index].items() if customer in by}
 
 
 def _history(instants: list[datetime]) -> _History:
-    """One pass over the revisions before the last instant (one query), ordered per subscription in time."""
-    last = instants[-1]
+    """One pass over the revisions before the last instant, in time order (one query).
+
+    The running totals are updated revision by revision and copied at each instant (a C-level dict copy per
+    currency), so the cost grows with revisions and instants, not with subscriptions x instants."""
     rows = (
-        SubscriptionRevision.objects.filter(effective_at__lt=last)
-        .order_by("subscription_id", "effective_at", "id")
+        SubscriptionRevision.objects.filter(effective_at__lt=instants[-1])
+        .order_by("effective_at", "id")
         .values_list("subscription_id", "subscription__customer_id", "effective_at", "currency", "mrr")
     )
-    snapshots: list[dict[int, dict[str, int]]] = [defaultdict(lambda: defaultdict(int)) for _ in instants]
+    totals: Snapshot = defaultdict(dict)
+    current: dict[int, tuple[int, str, int]] = {}  # subscription -> (customer, currency, mrr)
+    snapshots: list[Snapshot] = []
+    changed: list[set[int]] = [set() for _ in instants]
     first_revenue: dict[int, datetime] = {}
+    index = 0
 
-    def flush(revisions):
-        # For each instant, the subscription's latest revision strictly before it.
-        position = 0
-        for index, instant in enumerate(instants):
-            while position < len(revisions) and revisions[position][2] < instant:
-                position += 1
-            if position:
-                _, customer, _, currency, mrr = revisions[position - 1]
-                if mrr:
-                    snapshots[index][customer][currency] += mrr
+    def take():
+        snapshots.append({cur: by.copy() for cur, by in totals.items() if by})
 
-    current, revisions = None, []
-    for row in rows.iterator(chunk_size=5000):
-        if row[0] != current:
-            if revisions:
-                flush(revisions)
-            current, revisions = row[0], []
-        revisions.append(row)
-        if row[4] > 0 and (row[1] not in first_revenue or row[2] < first_revenue[row[1]]):
-            first_revenue[row[1]] = row[2]
-    if revisions:
-        flush(revisions)
-    return _History(snapshots, first_revenue)
+    def add(customer, currency, amount):
+        by = totals[currency]
+        value = by.get(customer, 0) + amount
+        if value:
+            by[customer] = value
+        else:
+            by.pop(customer, None)
+
+    for subscription, customer, moment, currency, mrr in rows.iterator(chunk_size=5000):
+        while index < len(instants) and moment >= instants[index]:
+            take()
+            index += 1
+        old = current.get(subscription)
+        if old is not None and old[2]:
+            add(old[0], old[1], -old[2])
+        if mrr:
+            add(customer, currency, mrr)
+            if customer not in first_revenue:
+                first_revenue[customer] = moment
+        current[subscription] = (customer, currency, mrr)
+        if index and (old is None or old[1:] != (currency, mrr)):
+            changed[index - 1].add(customer)
+    while index < len(instants):
+        take()
+        index += 1
+    return _History(snapshots, changed, first_revenue)
 
 
 def _day_of(instant: datetime) -> date:
@@ -233,36 +243,45 @@ def _ratio(part, whole) -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))
 
 
-@dataclass
-class _Acc:
-    values: dict = field(default_factory=lambda: defaultdict(int))  # int until a converted amount joins
-    counts: dict = field(default_factory=lambda: defaultdict(int))
+def _total(snapshot: Snapshot, day: date, rates: "Rates") -> int | Decimal:
+    """The whole snapshot in the reporting currency (conversion is linear: each currency's sum converted once)."""
+    return sum(
+        (money.convert(sum(by.values()), currency=cur, to=rates.reporting, rate=rates.rate(cur, day))
+         for cur, by in snapshot.items()),
+        0,
+    )  # fmt: skip
+
+
+def _customers(snapshot: Snapshot) -> int:
+    groups = list(snapshot.values())
+    if len(groups) == 1:
+        return len(groups[0])
+    return len(set().union(*groups))
 
 
 def mrr_movements(*, start: date | datetime, end: date | datetime, interval: str = "month", now=None) -> list[Movement]:
-    """The movements table: one row per bucket from the one holding `start` to the one holding `end`."""
+    """The movements table: one row per bucket from the one holding `start` to the one holding `end`.
+
+    Totals are sums per currency; only the customers whose MRR changed in a bucket are looked at one by one
+    (a customer whose amounts did not change has no movement, and its exchange-rate change is in the totals)."""
     now = now or timezone.now()
     starts = buckets(start, end, interval)
     instants = [_cap(moment, now) for moment in [*starts, bucket_next(starts[-1], interval)]]
     history = _history(instants)
     rates = Rates()
     days = [_day_of(instant) for instant in instants]
-    # Each snapshot valued on its own day (the end of the bucket before it) and, for the next bucket's
-    # comparison, on the following one: two valuations a snapshot, not three a customer and bucket.
-    own_day = [rates.value(snapshot, day) for snapshot, day in zip(history.snapshots, days, strict=True)]
     rows = []
     for index, bucket_start in enumerate(starts):
-        then, after = own_day[index], own_day[index + 1]
-        before_now = rates.value(history.snapshots[index], days[index + 1])
+        before, after, day = history.snapshots[index], history.snapshots[index + 1], days[index + 1]
+        starting, base, ending = (
+            _total(before, days[index], rates),
+            _total(before, day, rates),
+            _total(after, day, rates),
+        )
         acc = _Acc()
-        for customer in then.keys() | after.keys():
-            prev_then, prev_now, current = then.get(customer, 0), before_now.get(customer, 0), after.get(customer, 0)
-            acc.values["starting"] += prev_then
-            acc.values["base"] += prev_now
-            acc.values["ending"] += current
-            acc.values["fx"] += prev_now - prev_then
-            acc.counts["start"] += prev_now > 0
-            acc.counts["end"] += current > 0
+        for customer in history.changed[index]:
+            prev_now = rates.convert(history.customer(index, customer), day)
+            current = rates.convert(history.customer(index + 1, customer), day)
             if prev_now <= 0 and current > 0:
                 returning = history.first_revenue.get(customer, instants[index]) < instants[index]
                 kind = "reactivation" if returning else "new"
@@ -278,16 +297,22 @@ def mrr_movements(*, start: date | datetime, end: date | datetime, interval: str
         value = {name: money.round_minor(amount) for name, amount in acc.values.items()}
         rows.append(
             Movement(
-                bucket_start=bucket_start, starting_mrr=value.get("starting", 0), new=value.get("new", 0),
+                bucket_start=bucket_start, starting_mrr=money.round_minor(starting), new=value.get("new", 0),
                 expansion=value.get("expansion", 0), contraction=value.get("contraction", 0),
-                churned=value.get("churned", 0), reactivation=value.get("reactivation", 0), fx=value.get("fx", 0),
-                ending_mrr=value.get("ending", 0), base_mrr=value.get("base", 0),
-                customers_start=acc.counts["start"], customers_end=acc.counts["end"],
+                churned=value.get("churned", 0), reactivation=value.get("reactivation", 0),
+                fx=money.round_minor(base - starting), ending_mrr=money.round_minor(ending),
+                base_mrr=money.round_minor(base), customers_start=_customers(before), customers_end=_customers(after),
                 new_customers=acc.counts["new"], reactivated_customers=acc.counts["reactivated"],
                 churned_customers=acc.counts["churned"],
             )
         )  # fmt: skip
     return rows
+
+
+@dataclass
+class _Acc:
+    values: dict = field(default_factory=lambda: defaultdict(int))  # int until a converted amount joins
+    counts: dict = field(default_factory=lambda: defaultdict(int))
 
 
 # --- time series (the analytics metric catalogue's seam): (start, end, interval) -> [(bucket_start, value)] ----
@@ -378,12 +403,15 @@ def revenue_summary(*, at: datetime | None = None) -> Summary:
     year_ago = at - timedelta(days=365)
     history = _history([year_ago, at])
     day = _day_of(at)
-    now_by_customer = {c: rates.convert(v, day) for c, v in history.snapshots[1].items()}
-    mrr_now = sum(now_by_customer.values(), Decimal(0))
-    customers = sum(1 for value in now_by_customer.values() if value > 0)
-    cohort = {c: rates.convert(v, day) for c, v in history.snapshots[0].items()}  # both ends at today's rates
-    cohort_then = sum(cohort.values(), Decimal(0))
-    cohort_now = sum((now_by_customer.get(c, Decimal(0)) for c, v in cohort.items() if v > 0), Decimal(0))
+    then_snapshot, now_snapshot = history.snapshots
+    mrr_now = _total(now_snapshot, day, rates)
+    customers = _customers(now_snapshot)
+    # The customers who paid a year ago, then and now, both at today's rates (no exchange-rate noise).
+    cohort = set().union(*then_snapshot.values()) if then_snapshot else set()
+    cohort_then = _total(then_snapshot, day, rates)
+    cohort_now = _total(
+        {cur: {c: v for c, v in by.items() if c in cohort} for cur, by in now_snapshot.items()}, day, rates
+    )
     churned = sum(row.churned_customers for row in table)
     exposed = sum(row.customers_start for row in table)
     average_churn = _ratio(churned, exposed)
