@@ -100,7 +100,6 @@ class CustomerAdmin(ManagedRevenueAdmin):
     list_select_related = ["organization"]
     fields = ["external_id", "name", "organization", "source", "source_updated_at"]
     readonly_fields = ["external_id", "source", "source_updated_at"]
-    autocomplete_fields = []
     raw_id_fields = ["organization"]
 
     def get_queryset(self, request):
