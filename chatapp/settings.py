@@ -170,6 +170,7 @@ INSTALLED_APPS = [
     "rbac",
     "audit",
     "chatapp.chat",
+    "analytics.revenue",
 ]
 
 MIDDLEWARE = [
@@ -566,3 +567,18 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
+
+# --- Revenue analytics (analytics.revenue, docs/revenue.md) ----------------------------------------------
+# STRIPE_WEBHOOK_SECRET="whsec_new,whsec_old": the Stripe endpoint's signing secrets; a signature made with any
+# of them is accepted (rotation). Empty: the webhook answers 503 and stores nothing. Never logged.
+STRIPE_WEBHOOK_SECRET = env.list("STRIPE_WEBHOOK_SECRET", default=[])
+# Oldest (and furthest in the future) a signed timestamp may be, in seconds: Stripe's libraries use 300.
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Every figure is reported in this currency, converted with the exchange rates kept in the admin.
+REVENUE_REPORTING_CURRENCY = env.str("REVENUE_REPORTING_CURRENCY", default="USD").upper()
+# LTV = ARPA / monthly logo churn, the churn averaged over this many months (one month alone is too noisy).
+REVENUE_LTV_CHURN_MONTHS = env.int("REVENUE_LTV_CHURN_MONTHS", default=6)
+# Named here rather than in SPECTACULAR_SETTINGS above, so the revenue block stays in one place.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RevenueSubscriptionStatusEnum"] = (
+    "analytics.revenue.models.SubscriptionStatus"
+)
