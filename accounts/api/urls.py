@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import api_keys, auth, mfa, privacy, sessions, sso, views
+from accounts.api import api_keys, auth, mfa, portability, privacy, sessions, sso, views
 
 org = "orgs/<slug:org_slug>/"
 
@@ -57,4 +57,5 @@ urlpatterns = [
     path(f"{org}identity-providers/", idp_list, name="identity-provider-list"),
     path(f"{org}identity-providers/<int:pk>/", idp_detail, name="identity-provider-detail"),
     path(f"{org}sso-enforcement", sso_enforcement, name="sso-enforcement"),
+    *portability.urlpatterns(org),
 ]

@@ -3,15 +3,20 @@
 from accounts.models.api_keys import ApiKey, ServiceAccount
 from accounts.models.mfa import RecoveryCode, RecoveryCodeDevice, WebAuthnDevice
 from accounts.models.people import Invitation, Membership, Organization, User, UserManager, slug_validator
+from accounts.models.portability import AnonymizationSalt, ImportedAuditEvent, OrgExport, OrgImport
 from accounts.models.privacy import PrivacyRequest
 from accounts.models.sessions import UserSession
 from accounts.models.sso import IdentityProvider
 
 __all__ = [
+    "AnonymizationSalt",
     "ApiKey",
     "IdentityProvider",
+    "ImportedAuditEvent",
     "Invitation",
     "Membership",
+    "OrgExport",
+    "OrgImport",
     "Organization",
     "PrivacyRequest",
     "RecoveryCode",
