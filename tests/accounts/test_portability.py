@@ -483,3 +483,40 @@ def test_expired_exports_are_deleted(rich, verified_client_for, tmp_path, settin
     assert job.status == "expired"
     response = verified_client_for(rich.owner).get(_url(rich.org, f"/{job.pk}/download"))
     assert response.status_code == 409
+
+
+# --- the admin ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def operator(client):
+    user = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return client
+
+
+def test_admin_queues_an_export_shows_progress_and_serves_the_file(rich, operator, tmp_path, settings,
+                                                                   django_capture_on_commit_callbacks):  # fmt: skip
+    settings.PORTABILITY_EXPORT_DIR = tmp_path
+    with django_capture_on_commit_callbacks() as queued:
+        response = operator.post(
+            "/admin/accounts/orgexport/add/",
+            {"organization": rich.org.pk, "kind": "full", "format": "jsonl", "include_audit": "on"},
+        )
+    assert response.status_code == 302, response.content
+    assert len(queued) == 1
+    job = OrgExport.objects.get()
+    assert job.include_audit and job.status == "queued"
+    org_export_run(export_id=job.pk)
+    page = operator.get("/admin/accounts/orgexport/").content.decode()
+    assert "<progress" in page and "download" in page
+    download = operator.get(f"/admin/accounts/orgexport/{job.pk}/download/")
+    assert download.status_code == 200 and download["Content-Type"] == "application/gzip"
+    assert operator.get(f"/admin/accounts/orgexport/{job.pk}/change/").status_code == 200
+
+
+def test_admin_lists_imports_and_historical_events(rich, operator, tmp_path):
+    org_import(archive=_export(rich.org, tmp_path, include_audit=True), org_slug="acme-copy")
+    for page in ("/admin/accounts/orgimport/", "/admin/accounts/importedauditevent/"):
+        assert operator.get(page).status_code == 200
+    assert operator.get("/admin/accounts/orgimport/add/").status_code == 403
