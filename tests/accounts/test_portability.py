@@ -520,3 +520,21 @@ def test_admin_lists_imports_and_historical_events(rich, operator, tmp_path):
     for page in ("/admin/accounts/orgimport/", "/admin/accounts/importedauditevent/"):
         assert operator.get(page).status_code == 200
     assert operator.get("/admin/accounts/orgimport/add/").status_code == 403
+
+
+def test_erasure_seam_redacts_imported_history(rich, tmp_path):
+    from django.db import transaction
+
+    from accounts.services.portability.imports import imported_audit_events_redact
+    from audit.services import audit_record
+
+    with transaction.atomic():
+        audit_record(org=rich.org, event="member.updated", actor=rich.owner, target=rich.member)
+    archive = _export(rich.org, tmp_path, include_audit=True)
+    job = org_import(archive=archive, org_slug="acme-history")
+    email = rich.owner.email
+    assert ImportedAuditEvent.objects.filter(organization=job.organization, record__actor_label=email).exists()
+    changed = imported_audit_events_redact(user_id=rich.owner.pk, terms=[email], pseudonym="erased-user-1@x.invalid")
+    assert changed > 0
+    for event in ImportedAuditEvent.objects.filter(organization=job.organization):
+        assert email not in orjson.dumps(event.record).decode()

@@ -39,7 +39,9 @@ def busy(acme):
 
 def _dataset(acme, tmp_path, settings, fmt, client=None) -> dict[str, bytes]:
     settings.PORTABILITY_EXPORT_DIR = tmp_path
-    job = org_export_request(actor=acme.owner, org=acme.org, kind="anonymized", fmt=fmt, include_audit=True, queue=False)
+    job = org_export_request(
+        actor=acme.owner, org=acme.org, kind="anonymized", fmt=fmt, include_audit=True, queue=False
+    )
     job = org_export_run(export_id=job.pk)
     assert job.status == "done", job.error
     if client is not None:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, transaction
@@ -245,3 +246,34 @@ def _remap(context: ImportContext, entry: Exportable, row: dict, fields: dict, s
             return False
         row[id_field] = new_id
     return True
+
+
+def imported_audit_events_redact(*, user_id: int, terms: list[str], pseudonym: str) -> int:
+    """Replace a person's e-mail address and name in imported (historical) audit events; returns rows changed.
+
+    For the erasure of a data subject (accounts.services.privacy.user_erase calls it): these rows are a copy of
+    another instance's trail, outside this instance's hash chain, so they are rewritten in place and marked
+    `"redacted": true` (they no longer match the source's hashes, which is the point). The caller's transaction
+    holds it together with the rest of the erasure.
+    """
+    from accounts.models import ImportedAuditEvent, Membership
+
+    terms = [term for term in terms if term]
+    if not terms:
+        return 0
+    changed = []
+    # Every historical event of the person's organizations: their address can sit in any label or text field.
+    orgs = Membership.objects.filter(user_id=user_id).values("organization_id")
+    for event in ImportedAuditEvent.objects.filter(organization_id__in=orgs).iterator(chunk_size=1000):
+        text = orjson.dumps(event.record).decode()
+        for term in terms:
+            text = text.replace(orjson.dumps(term).decode()[1:-1], pseudonym)
+        record = orjson.loads(text)
+        if record.get("actor_id") == str(user_id):
+            record["ip"], record["user_agent"] = None, ""
+        if record != event.record:
+            record["redacted"] = True
+            event.record = record
+            changed.append(event)
+    ImportedAuditEvent.objects.bulk_update(changed, ["record"], batch_size=1000)
+    return len(changed)
