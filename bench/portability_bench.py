@@ -117,6 +117,7 @@ def main():
         started = time.perf_counter()
         org = seed()
         print(f"seeded {MESSAGES:,} messages on {connection.vendor} in {time.perf_counter() - started:.1f} s")
+        print("load average before the exports (2 shared vCPUs): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         with tempfile.TemporaryDirectory() as directory:
             ours = measure(_ours, org.pk, Path(directory) / "ours.tar.gz")
@@ -125,6 +126,7 @@ def main():
             started = time.perf_counter()
             job = org_import(archive=Path(directory) / "ours.tar.gz", org_slug="bench-import")
             imported = time.perf_counter() - started
+        print("load average after the import: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         print(f"(the parent process, forked into each child, had a peak of {baseline_rss:.0f} MB before them)")
         print(f"{'':28}{'seconds':>10}{'peak MB':>10}{'MB file':>10}{'rows/s':>12}")
         for name, (seconds, peak, size) in (("streamed archive (ours)", ours), ("whole-table lists (base)", base)):

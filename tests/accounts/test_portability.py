@@ -538,3 +538,28 @@ def test_erasure_seam_redacts_imported_history(rich, tmp_path):
     assert changed > 0
     for event in ImportedAuditEvent.objects.filter(organization=job.organization):
         assert email not in orjson.dumps(event.record).decode()
+
+
+def test_encrypted_fields_travel_as_plaintext_and_are_encrypted_again(rich, tmp_path):
+    """The mechanism an encrypted message body would use: decrypted on export, encrypted under the target's keys
+    (and bound to the new row) on import. Shown with the one encrypted column on main, a provider's secrets, in
+    an entry made for the test (the declared entry rightly refuses to export them)."""
+    from accounts.services.portability.archive import CheckedArchive
+    from accounts.services.portability.export import entry_lines
+    from accounts.services.portability.imports import ImportContext, _import_entry
+    from accounts.services.portability.registry import Exportable
+
+    entry = Exportable("accounts.IdentityProvider", fields=("kind", "slug", "name", "secrets"))
+    lines = list(entry_lines(entry, rich.org))
+    assert orjson.loads(lines[0])["secrets"] == {"client_secret": IDP_SECRET}
+    path = tmp_path / "providers.jsonl"
+    path.write_bytes(b"".join(lines))
+    target = Organization.objects.create(slug="target", name="Target")
+    context = ImportContext(org=target, job=None)
+    _import_entry(context, entry, CheckedArchive(manifest={}, paths={"providers": path}), "providers", keep_ids=False)
+    copy = IdentityProvider.objects.get(organization=target)
+    assert copy.secrets == {"client_secret": IDP_SECRET}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM accounts_identityprovider WHERE organization_id = %s", [target.pk])
+        stored = cursor.fetchone()[0]
+    assert stored.startswith("v1:") and IDP_SECRET not in stored

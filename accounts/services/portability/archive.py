@@ -102,12 +102,17 @@ class ArchiveWriter:
         encoded = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         manifest_path = self.workdir / MANIFEST
         manifest_path.write_bytes(encoded)
+        # Written under another name and renamed when complete: a file named like an export is a whole one.
         partial = destination.with_suffix(destination.suffix + ".partial")
-        with tarfile.open(partial, "w:gz", compresslevel=compresslevel) as tar:
-            tar.add(manifest_path, arcname=MANIFEST, recursive=False, filter=_plain)
-            for data in self.files:
-                tar.add(data.path, arcname=data.name, recursive=False, filter=_plain)
-                data.path.unlink()  # free the disk as we go
+        try:
+            with tarfile.open(partial, "w:gz", compresslevel=compresslevel) as tar:
+                tar.add(manifest_path, arcname=MANIFEST, recursive=False, filter=_plain)
+                for data in self.files:
+                    tar.add(data.path, arcname=data.name, recursive=False, filter=_plain)
+                    data.path.unlink()  # free the disk as we go
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         partial.rename(destination)
 
 
