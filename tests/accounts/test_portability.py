@@ -563,3 +563,17 @@ def test_encrypted_fields_travel_as_plaintext_and_are_encrypted_again(rich, tmp_
         cursor.execute("SELECT secrets FROM accounts_identityprovider WHERE organization_id = %s", [target.pk])
         stored = cursor.fetchone()[0]
     assert stored.startswith("v1:") and IDP_SECRET not in stored
+
+
+def test_a_failed_import_into_an_existing_organization_leaves_only_its_record(rich, tmp_path):
+    target = Organization.objects.create(slug="prepared", name="Prepared")
+    change, _ = CORRUPTIONS["row that does not fit"]
+    archive = _rewrite(_export(rich.org, tmp_path), tmp_path / "bad.tar.gz", change)
+    with pytest.raises(ArchiveRefused, match="unexpected fields"):
+        org_import(archive=archive, org_slug="prepared")
+    record = OrgImport.objects.get(organization=target)
+    assert record.status == "failed" and "unexpected fields" in record.error
+    assert not Channel.objects.filter(organization=target).exists()
+    assert not Membership.objects.filter(organization=target).exists()
+    target.refresh_from_db()
+    assert target.name == "Prepared"  # the settings were rolled back too

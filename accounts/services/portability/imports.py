@@ -119,6 +119,17 @@ def org_import(*, archive: Path, org_slug: str, actor=None, org_name: str = "") 
 
 def _import(*, checked, entries, digest, org, org_slug, org_name, actor) -> OrgImport:
     source = checked.manifest.get("source", {})
+    existing = org  # a new organization is rolled back with the rest: only an existing one keeps a failed row
+
+    def failed(reason: str) -> None:
+        _refuse(org_slug=org_slug, actor=actor, reason=reason)
+        if existing is not None:
+            OrgImport.objects.create(
+                organization=existing, status=OrgImport.Status.FAILED, archive_sha256=digest, source=source,
+                format_version=checked.manifest.get("format_version"), finished_at=timezone.now(), error=reason,
+                started_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )  # fmt: skip
+
     try:
         with transaction.atomic():
             if org is None:
@@ -146,10 +157,10 @@ def _import(*, checked, entries, digest, org, org_slug, org_name, actor) -> OrgI
             return job
     except (DatabaseError, DjangoValidationError, ValueError, TypeError, KeyError) as exc:
         reason = f"the archive's data does not fit this instance ({exc.__class__.__name__}: {str(exc)[:300]})"
-        _refuse(org_slug=org_slug, actor=actor, reason=reason)
+        failed(reason)
         raise ArchiveRefused(reason) from None
     except ArchiveRefused as exc:
-        _refuse(org_slug=org_slug, actor=actor, reason=str(exc))
+        failed(str(exc))
         raise
 
 
