@@ -577,3 +577,15 @@ def test_a_failed_import_into_an_existing_organization_leaves_only_its_record(ri
     assert not Membership.objects.filter(organization=target).exists()
     target.refresh_from_db()
     assert target.name == "Prepared"  # the settings were rolled back too
+
+
+def test_timestamps_are_exact_utc_iso_8601(rich, tmp_path):
+    from datetime import datetime
+
+    members = _members(_export(rich.org, tmp_path))
+    rows = [orjson.loads(line) for line in members["data/chat.message.jsonl"].splitlines()]
+    stored = dict(Message.objects.filter(organization=rich.org).values_list("pk", "created"))
+    assert len(rows) == len(stored) == 3
+    for row in rows:
+        assert row["created"].endswith("+00:00")
+        assert datetime.fromisoformat(row["created"]) == stored[row["id"]]  # to the microsecond

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -139,8 +139,24 @@ def entry_lines(entry: Exportable, org: Organization, *, full_migration: bool = 
             yield encode(row)
         return
     keys = ("id", *names)
-    for values in queryset.values_list("pk", *(field.attname for field in model_fields)).iterator(chunk_size=CHUNK):
+    columns = [field.attname for field in model_fields]
+    if connection.vendor == "postgresql":
+        # Timestamps as ISO text straight from the server: parsing a million of them into datetimes only to format
+        # them again was half the export's time (docs/performance.md). Same instant, with microseconds always.
+        for index, field in enumerate(model_fields):
+            if isinstance(field, models.DateTimeField):
+                alias = f"_portability_{field.attname}"
+                queryset = queryset.annotate(**{alias: UtcIsoText(field.attname)})
+                columns[index] = alias
+    for values in queryset.values_list("pk", *columns).iterator(chunk_size=CHUNK):
         yield encode(dict(zip(keys, values, strict=True)))
+
+
+class UtcIsoText(models.Func):
+    """PostgreSQL: a timestamptz as ISO 8601 text in UTC, e.g. 2026-11-25T13:00:00.000000+00:00."""
+
+    template = """to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+    output_field = models.TextField()
 
 
 def manifest_base(org: Organization, *, kind: str, options: dict) -> dict:
