@@ -589,3 +589,19 @@ def test_timestamps_are_exact_utc_iso_8601(rich, tmp_path):
     for row in rows:
         assert row["created"].endswith("+00:00")
         assert datetime.fromisoformat(row["created"]) == stored[row["id"]]  # to the microsecond
+
+
+def test_registry_orders_dependencies_first_and_refuses_secrets_and_late_entries():
+    from accounts.services.portability.registry import exportable, exportables
+    from chatapp.kernel.registry import RegistryError
+
+    seen = set()
+    for entry in exportables():
+        assert entry.dependencies() <= seen, entry.key
+        seen.add(entry.key)
+    assert {"accounts.user", "chat.message", "rbac.grant", "audit.auditevent"} <= seen
+    assert "accounts.apikey" not in seen and "accounts.webauthndevice" not in seen
+    with pytest.raises(RegistryError, match="cannot be exported"):
+        exportable("accounts.IdentityProvider", fields=("slug", "secrets"), secrets=("secrets",))
+    with pytest.raises(RegistryError, match="after start-up"):
+        exportable("accounts.ApiKey", fields=("name",))
