@@ -133,6 +133,12 @@ def _import(*, checked, entries, digest, org, org_slug, org_name, actor) -> OrgI
 
     try:
         with transaction.atomic():
+            if org is not None:
+                # Two imports into one organization at once: the second waits here, then finds it occupied.
+                org = Organization.objects.select_for_update().get(pk=org.pk)
+                occupied = _not_empty(org)
+                if occupied or OrgImport.objects.filter(organization=org, status=OrgImport.Status.DONE).exists():
+                    raise ArchiveRefused(f"organization {org_slug!r} is not empty (an import ran meanwhile)")
             if org is None:
                 org = Organization.objects.create(slug=org_slug, name=org_name or source.get("name") or org_slug)
                 audit_record(org=org, event=events.ORG_CREATED, actor=actor, target=org)
