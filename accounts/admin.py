@@ -408,3 +408,109 @@ class PrivacyRequestAdmin(ServiceAdminMixin, admin.ModelAdmin):
     @admin.action(description="Execute erasure now (skips the grace period)")
     def execute_erasure_now(self, request, queryset):
         self._each(request, queryset, lambda actor, row: privacy.privacy_erasure_execute(actor=actor, request=row))
+
+
+# --- Organization export and import (docs/data-protection.md, "Moving an organization") ----------------------
+
+from django.http import FileResponse, HttpResponseRedirect  # noqa: E402
+from django.shortcuts import get_object_or_404  # noqa: E402
+from django.urls import path, reverse  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
+
+from accounts.models import ImportedAuditEvent, OrgExport, OrgImport  # noqa: E402
+from accounts.services import portability  # noqa: E402
+from chatapp.kernel.admin import SERVICE_ERRORS  # noqa: E402
+
+
+@admin.register(OrgExport)
+class OrgExportAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Exports with their progress; "Add" queues a new one (the same service and Celery job as the API)."""
+
+    list_display = ["id", "organization", "kind", "status", "progress_bar", "current_model", "created", "expires_at",
+                    "download"]  # fmt: skip
+    list_filter = ["status", "kind"]
+    search_fields = ["organization__slug", "organization__name"]
+    list_select_related = ["organization", "requested_by"]
+    fields = ["organization", "kind", "format", "include_audit", "full_migration", "status", "progress_bar",
+              "current_model", "rows_done", "rows_total", "counts", "requested_by", "created", "started_at",
+              "finished_at", "expires_at", "size", "sha256", "error", "download"]  # fmt: skip
+    readonly_fields = ["status", "progress_bar", "current_model", "rows_done", "rows_total", "counts", "requested_by",
+                       "created", "started_at", "finished_at", "expires_at", "size", "sha256", "error",
+                       "download"]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None else self.readonly_fields  # a job is not edited, only followed
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the file goes at expiry; the row stays as the record of who exported what
+
+    @admin.display(description="progress")
+    def progress_bar(self, obj):
+        return format_html(
+            '<progress max="{}" value="{}"></progress> {} / {}', obj.rows_total or 1, obj.rows_done, obj.rows_done,
+            obj.rows_total,
+        )  # fmt: skip
+
+    @admin.display(description="file")
+    def download(self, obj):
+        if obj.pk is None or obj.status != OrgExport.Status.DONE:
+            return "-"
+        return format_html('<a href="{}">download</a>', reverse("admin:accounts_orgexport_download", args=[obj.pk]))
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.download_view)
+        return [path("<int:pk>/download/", download, name="accounts_orgexport_download"), *super().get_urls()]
+
+    def download_view(self, request, pk):
+        job = get_object_or_404(OrgExport.objects.select_related("organization"), pk=pk)
+        try:
+            file = portability.org_export_download(actor=request.user, org=job.organization, job=job)
+        except SERVICE_ERRORS as exc:  # refused (permission, expired): back to the list with the reason
+            self.message_user(request, str(getattr(exc, "detail", exc)), level="warning")
+            return HttpResponseRedirect(reverse("admin:accounts_orgexport_changelist"))
+        return FileResponse(open(file, "rb"), as_attachment=True, filename=file.name, content_type="application/gzip")
+
+    def save_model(self, request, obj, form, change):
+        created = self.call_service(
+            request, portability.org_export_request, actor=request.user, org=obj.organization, kind=obj.kind,
+            fmt=obj.format, include_audit=obj.include_audit, full_migration=obj.full_migration,
+        )  # fmt: skip
+        if created is not None:
+            obj.pk = created.pk
+
+
+@admin.register(OrgImport)
+class OrgImportAdmin(admin.ModelAdmin):
+    """Imports made with `manage.py import_org` (read-only): what came in, what was matched or left out."""
+
+    list_display = ["id", "organization", "status", "started_at", "finished_at", "archive_sha256"]
+    list_filter = ["status"]
+    list_select_related = ["organization"]
+
+    def has_add_permission(self, request):
+        return False  # imports run from the command line: `manage.py import_org archive.tar.gz --org <slug>`
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ImportedAuditEvent)
+class ImportedAuditEventAdmin(admin.ModelAdmin):
+    """Audit events of the source instance, imported beside (not into) this instance's audit trail."""
+
+    list_display = ["source_sequence", "organization", "occurred_at", "event_name", "imported"]
+    list_filter = ["event_name"]
+    search_fields = ["organization__slug", "event_name"]
+    list_select_related = ["organization", "imported"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

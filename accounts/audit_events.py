@@ -104,3 +104,15 @@ PRIVACY_DATA_EXPORTED = declare(
 PRIVACY_USER_ERASED = declare(
     465, "privacy.user_erased", Category.SECURITY, "{actor} erased the personal data of {target}"
 )
+
+# Organization export and import, anonymized datasets (466-478). Events carry counts and options, never data.
+ORG_EXPORT_REQUESTED = declare(
+    466, "org.export_requested", Category.SECURITY, "{actor} requested an export of the organization ({target})"
+)
+ORG_EXPORT_FINISHED = declare(467, "org.export_finished", Category.SYSTEM_EVENT, "export {target} finished")
+ORG_EXPORT_DOWNLOADED = declare(468, "org.export_downloaded", Category.SECURITY, "{actor} downloaded export {target}")
+ORG_EXPORT_EXPIRED = declare(469, "org.export_expired", Category.SYSTEM_EVENT, "export {target} expired: file deleted")
+ORG_IMPORTED = declare(470, "org.imported", Category.DATA_CHANGE, "{actor} imported an archive into {target}")
+ORG_IMPORT_REFUSED = declare(
+    471, "org.import_refused", Category.SECURITY, "{actor} tried to import an archive into {target}: refused"
+)

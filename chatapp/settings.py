@@ -482,6 +482,9 @@ SPECTACULAR_SETTINGS = {
         "PrivacyRequestStatusEnum": "accounts.models.PrivacyRequest.Status",
         "PrivacyRequestKindEnum": "accounts.models.PrivacyRequest.Kind",
         "PrivacyRequestRegulationEnum": "accounts.models.PrivacyRequest.Regulation",
+        "OrgExportKindEnum": "accounts.models.OrgExport.Kind",
+        "OrgExportStatusEnum": "accounts.models.OrgExport.Status",
+        "OrgExportFormatEnum": "accounts.models.OrgExport.Format",
     },
 }
 
@@ -582,3 +585,13 @@ REVENUE_LTV_CHURN_MONTHS = env.int("REVENUE_LTV_CHURN_MONTHS", default=6)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RevenueSubscriptionStatusEnum"] = (
     "analytics.revenue.models.SubscriptionStatus"
 )
+# --- Organization export and import (accounts.services.portability; docs/data-protection.md) --------------
+# Where export archives are written (and a tmp/ work area); keep it off the web root, on a disk with room for the
+# largest organization. Files are deleted PORTABILITY_EXPORT_TTL_DAYS after they are ready (hourly beat task).
+PORTABILITY_EXPORT_DIR = Path(env.str("PORTABILITY_EXPORT_DIR", default=str(VAR_DIR / "exports")))
+PORTABILITY_EXPORT_TTL_DAYS = env.int("PORTABILITY_EXPORT_TTL_DAYS", default=7)
+# An export's Celery task may run this long (seconds); a job left running longer by a dead worker is restarted.
+PORTABILITY_EXPORT_TIME_LIMIT = env.int("PORTABILITY_EXPORT_TIME_LIMIT", default=3600)
+PORTABILITY_COMPRESSLEVEL = env.int("PORTABILITY_COMPRESSLEVEL", default=6)
+# Names this instance in the manifests it writes (the source of an archive, for the operator who imports it).
+PORTABILITY_INSTANCE_NAME = env.str("PORTABILITY_INSTANCE_NAME", default="chatapp")

@@ -35,6 +35,7 @@ _ADMIN = _MEMBER | {
     "retention.view",
 }
 _OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage", "retention.manage"}
+_OWNER |= {"org.export"}  # portability: the whole organization in one file
 _AUDITOR = {"org.view", "members.view", "channels.view", "audit.read", "retention.view"}
 _BILLING = {"org.view", "members.view", "billing.manage"}
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import api_keys, auth, mfa, privacy, sessions, sso, views
+from accounts.api import api_keys, auth, mfa, portability, privacy, sessions, sso, views
 
 org = "orgs/<slug:org_slug>/"
 
@@ -69,4 +69,5 @@ urlpatterns = [
     path(f"{org}sso-domains/", domain_list, name="sso-domain-list"),
     path(f"{org}sso-domains/<int:pk>/", domain_detail, name="sso-domain-detail"),
     path(f"{org}sso-domains/<int:pk>/verify", domain_verify, name="sso-domain-verify"),
+    *portability.urlpatterns(org),
 ]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0009_saml_schedules'),
+        ('accounts', '0011_portability_expiry_schedule'),
     ]
 
     operations = [
