@@ -15,6 +15,7 @@ from chatapp.kernel.admin import ServiceAdminMixin
 
 
 class ErrorProjectForm(forms.ModelForm):
+    alert_webhook_url = forms.URLField(max_length=2000, required=False, assume_scheme="https")
     alert_emails = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One address per line."
     )
