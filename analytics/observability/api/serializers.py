@@ -101,7 +101,7 @@ class EndpointsQuerySerializer(PeriodSerializer):
 
 
 class SeriesQuerySerializer(PeriodSerializer):
-    metric = serializers.ChoiceField(choices=sorted(SERIES))
+    metric = serializers.ChoiceField(choices=sorted(SERIES), default="requests")
     interval = serializers.ChoiceField(choices=INTERVALS, default="hour")
 
     def validate(self, attrs):

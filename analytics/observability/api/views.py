@@ -72,7 +72,7 @@ PERIOD = [
 ]
 SERIES_PARAMS = [
     *PERIOD,
-    OpenApiParameter("metric", str, enum=sorted(SERIES), required=True),
+    OpenApiParameter("metric", str, enum=sorted(SERIES), description="Default: requests."),
     OpenApiParameter("interval", str, enum=["hour", "day"]),
 ]
 ENDPOINT_PARAMS = [
