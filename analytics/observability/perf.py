@@ -12,11 +12,10 @@ import atexit
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
 from analytics.observability.histogram import BUCKET_FIELDS, BUCKETS, bucket_of
 from analytics.observability.models import EndpointHour, TaskHour
@@ -44,8 +43,13 @@ _ENDPOINT_UPSERT = _upsert_sql(EndpointHour._meta.db_table, ("scope", "source", 
 _TASK_UPSERT = _upsert_sql(TaskHour._meta.db_table, ("hour", "task"), _TASK_SUMS, ("lag_max_ms",))
 
 
-def _hour(moment: datetime | None) -> datetime:
-    return (moment or timezone.now()).replace(minute=0, second=0, microsecond=0)
+def _hour(moment: datetime | None) -> int:
+    """Hours since the epoch: a cheap dictionary key, turned into a datetime only when written."""
+    return int((moment.timestamp() if moment is not None else time.time()) // 3600)
+
+
+def _hour_start(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * 3600, tz=UTC)
 
 
 class PerfBuffer:
@@ -107,9 +111,10 @@ class PerfBuffer:
             return 0
         adapt = connection.ops.adapt_datetimefield_value
         endpoint_rows = [
-            [scope, source, adapt(hour), route, *row] for (scope, source, hour, route), row in endpoints.items()
+            [scope, source, adapt(_hour_start(hour)), route, *row]
+            for (scope, source, hour, route), row in endpoints.items()
         ]
-        task_rows = [[adapt(hour), task, *row] for (hour, task), row in tasks.items()]
+        task_rows = [[adapt(_hour_start(hour)), task, *row] for (hour, task), row in tasks.items()]
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 if endpoint_rows:

@@ -8,6 +8,7 @@ Two passes over the whole event (SDK payloads are untrusted and nest anything an
 The user becomes a pseudonymous hash (`user_hash`): enough to count users affected, not to name them.
 """
 
+import functools
 import hashlib
 import hmac
 import re
@@ -46,11 +47,18 @@ _IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|
 _DROPPED_REQUEST_KEYS = {"cookies", "env", "data"}
 
 
+@functools.lru_cache(maxsize=4096)
+def _sensitive_name(name: str) -> bool:
+    return bool(_SENSITIVE_KEY.search(name))
+
+
 def is_sensitive_key(key) -> bool:
-    return bool(_SENSITIVE_KEY.search(str(key)))
+    return _sensitive_name(str(key)[:200])  # names repeat across events: cached
 
 
 def scrub_string(value: str) -> str:
+    if len(value) < 7:  # shorter than the shortest thing replaced (an IPv4 address such as 1.1.1.1)
+        return value
     if len(value) > MAX_STRING:
         value = value[:MAX_STRING] + "…"
     value = _SECRET_VALUE.sub(FILTERED, value)

@@ -10,7 +10,7 @@ import logging
 import re
 import traceback
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -65,11 +65,14 @@ def _text(value, length: int) -> str:
     return value[:length] if isinstance(value, str) else ""
 
 
-def event_store(*, project: ErrorProject | None, event: dict, now: datetime | None = None) -> ErrorIssue:
-    """Store one event (scrubbed) under its issue; raises Duplicate for an event id already stored.
+def event_store(*, project: ErrorProject | None, event: dict, now: datetime | None = None) -> int:
+    """Store one event (scrubbed) under its issue and return the issue's id; raises Duplicate for an event id
+    already stored (the unique constraint decides, so concurrent retries cannot both count).
 
     `project` None means chatapp's own server errors (the operator's). Alerts for a new issue, a regression or a
-    spike are sent after the commit by a Celery task.
+    spike are sent after the commit by a Celery task. The common case (a known issue) costs four statements in
+    one transaction: the issue's counters (UPDATE ... RETURNING, which also locks it), the event, the user, the
+    hour.
     """
     now = now or timezone.now()
     scope = f"p{project.pk}" if project is not None else "server"
@@ -84,53 +87,88 @@ def event_store(*, project: ErrorProject | None, event: dict, now: datetime | No
     org_id = project.organization_id if project is not None else None
     try:
         with transaction.atomic():
-            if ErrorEvent.objects.filter(project=project, event_id=event_id).exists():
-                raise Duplicate(event_id)
-            issue, created = _issue_for(project, org_id, fingerprint, title, kind, culprit, level, now)
+            seen = _count_seen(project, fingerprint, now, level, title, release, environment)
+            created = seen is None
+            if created:
+                issue_id, status, last_spike = _create_issue(
+                    project, org_id, fingerprint, title, kind, culprit, level, now, release, environment, bool(who)
+                )
+                created = status is None
+            else:
+                issue_id, status, last_spike = seen
             ErrorEvent.objects.create(
-                issue=issue, organization_id=org_id, project=project, event_id=event_id, received=now,
+                issue_id=issue_id, organization_id=org_id, project=project, event_id=event_id, received=now,
                 release=release, environment=environment, user_hash=who, data=clean,
             )  # fmt: skip
-            new_user = bool(who) and _insert_new_user(issue.pk, who)
-            regressed = issue.status == IssueStatus.RESOLVED
-            changes = {"times_seen": F("times_seen") + 1, "last_seen": now, "level": level, "title": title}
-            if release:
-                changes["last_release"] = release
-            if environment:
-                changes["environment"] = environment
-            if new_user:
-                changes["users_affected"] = F("users_affected") + 1
+            if who and _insert_new_user(issue_id, who) and not created:
+                ErrorIssue.objects.filter(pk=issue_id).update(users_affected=F("users_affected") + 1)
+            regressed = status == IssueStatus.RESOLVED
             if regressed:
-                changes.update(status=IssueStatus.REGRESSED, resolved_at=None)
+                ErrorIssue.objects.filter(pk=issue_id).update(status=IssueStatus.REGRESSED, resolved_at=None)
                 audit_record(
                     org=project.organization if project is not None else None, event=events.ERROR_ISSUE_REGRESSED,
-                    actor=SYSTEM, target=Target("observability.errorissue", str(issue.pk), title),
+                    actor=SYSTEM, target=Target("observability.errorissue", str(issue_id), title),
                     metadata={"release": release},
                 )  # fmt: skip
-            ErrorIssue.objects.filter(pk=issue.pk).update(**changes)
-            in_hour = _count_hour(issue.pk, org_id, hour_of(now))
-            ignored = issue.status == IssueStatus.IGNORED  # still counted, never alerted
-            reason = "new" if created else "regressed" if regressed else "" if ignored else _spike(issue, in_hour, now)
+            in_hour = _count_hour(issue_id, org_id, hour_of(now))
+            if created:
+                reason = "new"
+            elif regressed:
+                reason = "regressed"
+            elif status == IssueStatus.IGNORED:  # still counted, never alerted
+                reason = ""
+            else:
+                reason = _spike(issue_id, last_spike, in_hour, now)
             if reason:
-                _schedule_alert(issue.pk, reason)
+                _schedule_alert(issue_id, reason)
     except IntegrityError as exc:
-        # A concurrent request stored the same event id first (the unique constraint caught it).
+        # The event id was stored before (an SDK retry) or by a concurrent request: nothing of this one is kept.
         raise Duplicate(event_id) from exc
-    return issue
+    return issue_id
 
 
-def _issue_for(project, org_id, fingerprint, title, kind, culprit, level, now) -> tuple[ErrorIssue, bool]:
-    issue = ErrorIssue.objects.select_for_update().filter(project=project, fingerprint=fingerprint).first()
-    if issue is not None:
-        return issue, False
+_ISSUE_TABLE = ErrorIssue._meta.db_table
+_COUNT_SEEN = (
+    f"UPDATE {_ISSUE_TABLE} SET times_seen = times_seen + 1, last_seen = %s, level = %s, title = %s, "  # noqa: S608
+    "last_release = CASE WHEN %s = '' THEN last_release ELSE %s END, "
+    "environment = CASE WHEN %s = '' THEN environment ELSE %s END "
+    "WHERE {project} AND fingerprint = %s RETURNING id, status, last_spike_alert_at"
+)
+
+
+def _count_seen(project, fingerprint, now, level, title, release, environment):
+    """Count one more event on the issue, if it exists: (id, status before, last spike alert) or None."""
+    where = "project_id = %s" if project is not None else "project_id IS NULL"
+    params = [connection.ops.adapt_datetimefield_value(now), level, title, release, release, environment,
+              environment, *([project.pk] if project is not None else []), fingerprint]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_SEEN.replace("{project}", where), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    last_spike = row[2]
+    if isinstance(last_spike, str):  # SQLite returns the stored text
+        last_spike = datetime.fromisoformat(last_spike)
+    if last_spike is not None and last_spike.tzinfo is None:
+        last_spike = last_spike.replace(tzinfo=UTC)
+    return row[0], row[1], last_spike
+
+
+def _create_issue(project, org_id, fingerprint, title, kind, culprit, level, now, release, environment, has_user):
+    """(id, None, None) for a new issue; when a concurrent event created it first, count on that one instead."""
     try:
         with transaction.atomic():
-            return ErrorIssue.objects.create(
+            issue = ErrorIssue.objects.create(
                 organization_id=org_id, project=project, fingerprint=fingerprint, title=title, exception_type=kind,
-                culprit=culprit, level=level, first_seen=now, last_seen=now,
-            ), True  # fmt: skip
-    except IntegrityError:  # created by a concurrent event of the same issue
-        return ErrorIssue.objects.select_for_update().get(project=project, fingerprint=fingerprint), False
+                culprit=culprit, level=level, first_seen=now, last_seen=now, times_seen=1,
+                users_affected=1 if has_user else 0, last_release=release, environment=environment,
+            )  # fmt: skip
+            return issue.pk, None, None
+    except IntegrityError:
+        found = _count_seen(project, fingerprint, now, level, title, release, environment)
+        if found is None:
+            raise
+        return found
 
 
 _USER_TABLE = ErrorIssueUser._meta.db_table
@@ -156,19 +194,19 @@ def _count_hour(issue_id: int, org_id: int | None, hour: datetime) -> int:
         return cursor.fetchone()[0]
 
 
-def _spike(issue: ErrorIssue, in_hour: int, now: datetime) -> str:
+def _spike(issue_id: int, last_alert: datetime | None, in_hour: int, now: datetime) -> str:
     """ "spike" when this hour's count reaches OBSERVABILITY_SPIKE_MIN_EVENTS and OBSERVABILITY_SPIKE_FACTOR times
     the issue's hourly mean over the previous day, once an hour; "" otherwise. Cheap until the minimum is reached."""
     if in_hour < settings.OBSERVABILITY_SPIKE_MIN_EVENTS:
         return ""
     hour = hour_of(now)
-    if issue.last_spike_alert_at is not None and issue.last_spike_alert_at >= hour:
+    if last_alert is not None and last_alert >= hour:
         return ""
-    before = ErrorIssueHour.objects.filter(issue=issue, hour__gte=hour - timedelta(hours=24), hour__lt=hour)
+    before = ErrorIssueHour.objects.filter(issue_id=issue_id, hour__gte=hour - timedelta(hours=24), hour__lt=hour)
     mean = (before.aggregate(total=Sum("count"))["total"] or 0) / 24
     if in_hour < settings.OBSERVABILITY_SPIKE_FACTOR * mean:
         return ""
-    ErrorIssue.objects.filter(pk=issue.pk).update(last_spike_alert_at=now)
+    ErrorIssue.objects.filter(pk=issue_id).update(last_spike_alert_at=now)
     return "spike"
 
 
@@ -235,8 +273,9 @@ def _exception_values(exc: BaseException) -> list[dict]:
     return values
 
 
-def exception_capture(*, exc: BaseException, request=None, task_name: str = "") -> ErrorIssue | None:
-    """Record one of chatapp's own unhandled exceptions (the operator's server issues). Never raises."""
+def exception_capture(*, exc: BaseException, request=None, task_name: str = "") -> int | None:
+    """Record one of chatapp's own unhandled exceptions (the operator's server issues); the issue's id, or None
+    when it could not be recorded. Never raises."""
     try:
         event = {
             "event_id": uuid.uuid4().hex,
@@ -265,6 +304,8 @@ def exception_capture(*, exc: BaseException, request=None, task_name: str = "") 
             event["transaction"] = f"task {task_name}"
             event["tags"]["task"] = task_name
         return event_store(project=None, event=event)
+    except Duplicate:
+        return None
     except Exception:
         logger.exception("errors: could not record an unhandled exception")
         return None
