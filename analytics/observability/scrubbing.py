@@ -62,8 +62,14 @@ def scrub_string(value: str) -> str:
     if len(value) > MAX_STRING:
         value = value[:MAX_STRING] + "…"
     value = _SECRET_VALUE.sub(FILTERED, value)
-    value = _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", value)
-    return _IPV4.sub("[ip]", _EMAIL.sub("[email]", value))
+    # The cheaper patterns only run on strings that hold their anchor character (most frame strings do not).
+    if "=" in value or ":" in value:
+        value = _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", value)
+    if "@" in value:
+        value = _EMAIL.sub("[email]", value)
+    if "." in value:
+        value = _IPV4.sub("[ip]", value)
+    return value
 
 
 def scrub(value, depth: int = 0):
