@@ -85,3 +85,20 @@ def test_error_series_count_events_and_new_issues(project):
     events = selectors.error_events_series(org=project.organization, start=hour, end=end, interval="hour")
     assert [value for _, value in events] == [4, 0, 1]
     assert [v for _, v in selectors.new_issues_series(org=project.organization, start=hour, end=end)] == [1, 0, 0]
+
+
+@pytest.mark.django_db
+def test_retention_deletes_old_events_and_rows_but_keeps_issues(project, settings):
+    from analytics.observability.models import ErrorEvent
+    from analytics.observability.tasks import purge_events
+
+    old = datetime.now(UTC) - timedelta(days=settings.OBSERVABILITY_EVENT_RETENTION_DAYS + 1)
+    issue = ErrorIssue.objects.create(organization=project.organization, project=project, fingerprint="2" * 64,
+                                      title="t", first_seen=old, last_seen=old)  # fmt: skip
+    ErrorEvent.objects.create(issue=issue, project=project, event_id="a" * 32, received=old, data={})
+    ErrorEvent.objects.create(issue=issue, project=project, event_id="b" * 32, received=datetime.now(UTC), data={})
+    EndpointHour.objects.create(hour=old - timedelta(days=400), route="GET /")
+    EndpointHour.objects.create(hour=old, route="GET /")
+    assert purge_events() == 2
+    assert list(ErrorEvent.objects.values_list("event_id", flat=True)) == ["b" * 32]
+    assert ErrorIssue.objects.count() == 1 and EndpointHour.objects.count() == 1
