@@ -6,8 +6,9 @@
   decoding and parsing the same envelopes (what any ingest must do), and the retry path (an event id already
   stored);
 - middleware overhead: the same request through the whole middleware stack with and without
-  ObservabilityMiddleware, side by side (medians of alternating rounds): microseconds added per request, on a
-  request without queries (/health) and on an org-scoped API list (which also counts its queries);
+  ObservabilityMiddleware, side by side (medians of alternating rounds, in CPU time of the process so that
+  waiting for a core on a shared machine does not count): microseconds added per request, on a request without
+  queries (/health) and on an org-scoped API list (which also counts its queries);
 - record_request alone (the in-request part) and a flush of one hour of 200 routes.
 
 It works in a throwaway database (Django's test database, created and dropped here):
@@ -112,9 +113,10 @@ def _median_us(client, path, count) -> float:
     cache.clear()  # the API's per-user throttle (1200/min) would answer 429 across rounds
     samples = []
     for _ in range(count):
-        started = time.perf_counter()
+        # CPU time of this process, not wall-clock: on a shared machine the wait for a core is not our cost
+        started = time.process_time()
         response = client.get(path)
-        samples.append(time.perf_counter() - started)
+        samples.append(time.process_time() - started)
         assert response.status_code == 200, (path, response.status_code)
     return statistics.median(samples) * 1e6
 
@@ -200,15 +202,16 @@ def main():
     print(f"{'  retried envelopes (event id stored), envelopes/s':58} {ingest['retry']:12.0f}")
     for path, values in middleware.items():
         added = values["with"] - values["without"]
-        label = f"request {path[:30]} median us (with vs without)"
+        label = f"request {path[:30]} median us CPU (with vs without)"
         print(f"{label:58} {values['with']:12.1f} {values['without']:12.1f} {values['with'] / values['without']:7.3f}"
               f"   +{added:.1f} us")  # fmt: skip
     print(f"{'middleware alone around a no-op view, us CPU per request':58} {record['middleware_alone_us']:12.2f}")
     print(f"{'record_request alone, us per call':58} {record['record_us']:12.2f}")
     print(f"{'flush of ' + str(record['rows']) + ' endpoint-hour rows, ms':58} {record['flush_ms']:12.1f}")
     verdict = "PASS" if ingest["ingest_cpu"] >= TARGET_ENVELOPES_PER_SECOND else "MISSED"
+    load = os.getloadavg()[0]
     print(f"\n{verdict}: error ingestion {ingest['ingest_cpu']:.0f} envelopes per CPU-second, one worker (target >= "
-          f"{TARGET_ENVELOPES_PER_SECOND}), {ingest['issues']} issues; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"{TARGET_ENVELOPES_PER_SECOND}), {ingest['issues']} issues; load average {load:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":
