@@ -36,6 +36,8 @@ _CORS = {
     "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, X-Sentry-Auth",
     "Access-Control-Expose-Headers": "Retry-After, X-Sentry-Rate-Limits",
 }
+_CLOCK_SKEW_SECONDS = 3600
+_IDS_IN_NAME = re.compile(r"(?<![A-Za-z])(?:[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{12,}|\d+)(?![A-Za-z])", re.IGNORECASE)
 # Transaction statuses (span status) that count as server errors in the performance view.
 _FAILED_STATUSES = {"internal_error", "unknown_error", "unknown", "unavailable", "data_loss"}
 
@@ -103,6 +105,11 @@ def _transaction(project: ErrorProject, payload: dict) -> bool:
     trace = contexts.get("trace") if isinstance(contexts.get("trace"), dict) else {}
     operation = trace.get("op") if isinstance(trace.get("op"), str) else ""
     failed = trace.get("status") in _FAILED_STATUSES
+    now = datetime.now(tz=UTC)
+    if abs((end - now).total_seconds()) > _CLOCK_SKEW_SECONDS:
+        end = now  # a client clock far off must not write into other hours
+    # Ids in raw URLs would make one row per object: SDKs usually send route patterns, but not always.
+    name = _IDS_IN_NAME.sub("{id}", name[:200])
     buffer.record_request(
         route=f"{operation} {name}".strip(), status=500 if failed else 200,
         duration_ms=(end - start).total_seconds() * 1000, scope=project.organization_id, source="sdk", at=end,

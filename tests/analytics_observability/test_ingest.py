@@ -134,15 +134,20 @@ def test_a_compression_bomb_is_refused_at_the_cap(project, settings):
 
 
 def test_transactions_feed_the_performance_view(project):
+    now = time.time()
     transaction = {
-        "type": "transaction", "transaction": "/checkout", "start_timestamp": 1_780_000_000.0,
-        "timestamp": 1_780_000_000.25, "contexts": {"trace": {"op": "http.server", "status": "ok"}},
+        "type": "transaction", "transaction": "/orders/12345/items/9f8e7d6c5b4a3f2e1d0c", "start_timestamp": now - 0.25,
+        "timestamp": now, "contexts": {"trace": {"op": "http.server", "status": "internal_error"}},
     }  # fmt: skip
     assert post(project, envelope(("transaction", transaction))).status_code == 200
+    skewed = {**transaction, "transaction": "/late", "start_timestamp": 1_000_000.0, "timestamp": 1_000_000.5}
+    assert post(project, envelope(("transaction", skewed))).status_code == 200
     buffer.flush()
-    row = EndpointHour.objects.get(source="sdk")
-    assert (row.route, row.scope, row.requests, row.errors) == ("http.server /checkout", project.organization_id, 1, 0)
+    row = EndpointHour.objects.get(source="sdk", route__contains="orders")
+    assert (row.route, row.scope, row.requests, row.errors) == (
+        "http.server /orders/{id}/items/{id}", project.organization_id, 1, 1)  # fmt: skip
     assert row.duration_ms == pytest.approx(250, abs=1)
+    assert EndpointHour.objects.get(route="http.server /late").hour.year >= 2026  # a clock far off: counted now
 
 
 def test_scrubbed_before_storage_including_title_and_culprit(project):
