@@ -29,6 +29,8 @@ def _before_publish(sender=None, headers=None, **kwargs):
 
 
 def _prerun(sender=None, task_id=None, task=None, **kwargs):
+    if len(_started) > 10_000:  # runs whose postrun never came (a killed child): do not grow without bound
+        _started.clear()
     _started[task_id] = time.perf_counter()
 
 
