@@ -8,4 +8,6 @@ urlpatterns = [
     path("orgs/<slug:org_slug>/", include("audit.api.urls")),
     path("orgs/<slug:org_slug>/", include("rbac.api.urls")),
     path("instance/analytics/revenue/", include("analytics.revenue.api.urls")),
+    path("orgs/<slug:org_slug>/", include("analytics.observability.api.urls")),
+    path("instance/analytics/", include("analytics.observability.api.instance_urls")),
 ]

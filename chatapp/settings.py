@@ -171,6 +171,7 @@ INSTALLED_APPS = [
     "audit",
     "chatapp.chat",
     "analytics.revenue",
+    "analytics.observability",
 ]
 
 MIDDLEWARE = [
@@ -595,3 +596,27 @@ PORTABILITY_EXPORT_TIME_LIMIT = env.int("PORTABILITY_EXPORT_TIME_LIMIT", default
 PORTABILITY_COMPRESSLEVEL = env.int("PORTABILITY_COMPRESSLEVEL", default=6)
 # Names this instance in the manifests it writes (the source of an archive, for the operator who imports it).
 PORTABILITY_INSTANCE_NAME = env.str("PORTABILITY_INSTANCE_NAME", default="chatapp")
+# --- Performance metrics and error tracking (analytics.observability; docs/observability.md) --------------
+# Request metrics are counted in each process and written every OBSERVABILITY_FLUSH_SECONDS (after a response).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("chatapp.kernel.middleware.RequestIdMiddleware") + 1,
+    "analytics.observability.middleware.ObservabilityMiddleware",
+)
+OBSERVABILITY_AUTOFLUSH = env.bool("OBSERVABILITY_AUTOFLUSH", default=True)
+OBSERVABILITY_FLUSH_SECONDS = env.float("OBSERVABILITY_FLUSH_SECONDS", default=10.0)
+# The release and alert targets of chatapp's own server errors (the operator's).
+OBSERVABILITY_RELEASE = env.str("OBSERVABILITY_RELEASE", default="")
+OBSERVABILITY_ALERT_EMAILS = env.list("OBSERVABILITY_ALERT_EMAILS", default=[])
+OBSERVABILITY_ALERT_WEBHOOK_URL = env.str("OBSERVABILITY_ALERT_WEBHOOK_URL", default="")
+# A spike: this many events of one issue in an hour, and this many times its hourly mean over the previous day.
+OBSERVABILITY_SPIKE_MIN_EVENTS = env.int("OBSERVABILITY_SPIKE_MIN_EVENTS", default=50)
+OBSERVABILITY_SPIKE_FACTOR = env.float("OBSERVABILITY_SPIKE_FACTOR", default=10.0)
+# Sentry ingest: the largest envelope once decompressed (bodies are capped by MAX_REQUEST_BODY_BYTES before).
+OBSERVABILITY_INGEST_MAX_BYTES = env.int("OBSERVABILITY_INGEST_MAX_BYTES", default=5 * 1024 * 1024)
+OBSERVABILITY_EVENT_RETENTION_DAYS = env.int("OBSERVABILITY_EVENT_RETENTION_DAYS", default=30)
+OBSERVABILITY_METRICS_RETENTION_DAYS = env.int("OBSERVABILITY_METRICS_RETENTION_DAYS", default=400)
+# SLO targets of the performance view.
+OBSERVABILITY_SLO_P95_MS = env.float("OBSERVABILITY_SLO_P95_MS", default=100.0)
+OBSERVABILITY_SLO_ERROR_RATE = env.float("OBSERVABILITY_SLO_ERROR_RATE", default=0.001)
+OBSERVABILITY_SLO_AVAILABILITY = env.float("OBSERVABILITY_SLO_AVAILABILITY", default=0.999)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ErrorIssueStatusEnum"] = "analytics.observability.models.IssueStatus"

@@ -33,6 +33,9 @@ _ADMIN = _MEMBER | {
     "api_keys.manage",
     "audit.read",
     "retention.view",
+    "errors.view",
+    "errors.manage",
+    "performance.view",
 }
 _OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage", "retention.manage"}
 _OWNER |= {"org.export"}  # portability: the whole organization in one file

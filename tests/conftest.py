@@ -41,6 +41,17 @@ def _api_audit_buffer(settings):
 
 
 @pytest.fixture(autouse=True)
+def _observability_buffer(settings):
+    """Request metrics wait in the process buffer until a test flushes them; none survive into the next test."""
+    from analytics.observability.perf import buffer
+
+    settings.OBSERVABILITY_AUTOFLUSH = False
+    buffer.clear()
+    yield
+    buffer.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters live in the cache: every test starts with none.
     cache.clear()

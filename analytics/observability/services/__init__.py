@@ -1,0 +1,1 @@
+"""Every write of error tracking and performance (see each module)."""
