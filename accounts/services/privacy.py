@@ -354,6 +354,7 @@ def user_erase(*, user: User, actor=None, reason: str = "erasure") -> dict:
     from django.contrib.admin.models import LogEntry
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from accounts.services.portability.imports import imported_audit_events_redact
     from audit.redaction import audit_redact_subject, replacer
     from chatapp.chat.models import Message
 
@@ -403,6 +404,10 @@ def user_erase(*, user: User, actor=None, reason: str = "erasure") -> dict:
     for request in PrivacyRequest.objects.filter(subject=user).exclude(notes=""):
         request.notes = replace(request.notes)
         request.save(update_fields=["notes"])
+    # Imported history (another instance's trail, outside our chain) is rewritten in place.
+    done["imported_audit_events_redacted"] = imported_audit_events_redact(
+        user_id=user.pk, terms=[old_email, old_name], pseudonym=pseudonym
+    )
     who = Actor.of(actor) if actor is not None else Actor.system("privacy erasure")
     done["audit_events_redacted"] = audit_redact_subject(
         user_id=user.pk, terms=terms, pseudonym=pseudonym, reason=reason, actor=who, target=_target(user)

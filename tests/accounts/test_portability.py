@@ -540,6 +540,25 @@ def test_erasure_seam_redacts_imported_history(rich, tmp_path):
         assert email not in orjson.dumps(event.record).decode()
 
 
+def test_erasing_a_person_redacts_their_imported_history(rich, tmp_path):
+    from django.db import transaction
+
+    from accounts.services.privacy import user_erase
+    from audit.services import audit_record
+
+    with transaction.atomic():
+        audit_record(org=rich.org, event="member.updated", actor=rich.member, target=rich.owner)
+    job = org_import(archive=_export(rich.org, tmp_path, include_audit=True), org_slug="acme-history")
+    email, name = rich.member.email, rich.member.full_name
+    assert ImportedAuditEvent.objects.filter(organization=job.organization, record__actor_label=email).exists()
+    with transaction.atomic():
+        done = user_erase(user=rich.member)
+    assert done["imported_audit_events_redacted"] > 0
+    for event in ImportedAuditEvent.objects.all():
+        text = orjson.dumps(event.record).decode()
+        assert email not in text and (not name or name not in text)
+
+
 def test_encrypted_fields_travel_as_plaintext_and_are_encrypted_again(rich, tmp_path):
     """The mechanism an encrypted message body would use: decrypted on export, encrypted under the target's keys
     (and bound to the new row) on import. Shown with the one encrypted column on main, a provider's secrets, in
