@@ -1,6 +1,7 @@
 """Every 4xx (and the 500) has the RFC 9457 shape, and bad input never writes anything."""
 
 import pytest
+import time_machine
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -90,9 +91,11 @@ def test_429_with_retry_after(acme, client_for, monkeypatch):
 
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", api_settings.DEFAULT_THROTTLE_RATES)
     client = client_for(acme.member)
-    statuses = [client.get(channels(acme)).status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
-    response = client.get(channels(acme))
+    # Fixed windows: on a slow machine four requests could straddle a minute boundary; freeze the clock.
+    with time_machine.travel("2026-11-25 10:00:10+00:00", tick=False):
+        statuses = [client.get(channels(acme)).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        response = client.get(channels(acme))
     assert assert_problem(response, 429)["type"] == "urn:chatapp:problem:rate-limited"
     assert int(response["Retry-After"]) > 0
 
