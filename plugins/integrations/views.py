@@ -65,3 +65,29 @@ def signed_webhook(request, integration: str, token: str):
     if outcome.status >= 400:
         return _problem(outcome.status, outcome.detail)
     return JsonResponse({"detail": outcome.detail, "posted": outcome.posted}, status=outcome.status)
+
+
+def _slack(kind):
+    @csrf_exempt
+    @require_POST
+    def view(request, token: str):
+        outcome, reply = inbound.slack_receive(token=token, kind=kind, headers=request.headers, body=request.body)
+        if outcome.status >= 400:
+            return _problem(outcome.status, outcome.detail)
+        return JsonResponse(reply) if reply else HttpResponse(status=200)
+
+    view.__name__ = f"slack_{kind}"
+    return view
+
+
+slack_events, slack_commands, slack_interactivity = _slack("events"), _slack("commands"), _slack("interactivity")
+
+
+@csrf_exempt
+@require_POST
+def teams_outgoing(request, token: str):
+    """A Teams outgoing webhook: Teams shows our JSON answer as the bot's reply in the Teams channel."""
+    outcome = inbound.teams_receive(token=token, headers=request.headers, body=request.body)
+    if outcome.status >= 400:
+        return _problem(outcome.status, outcome.detail)
+    return JsonResponse({"type": "message", "text": outcome.detail})

@@ -204,3 +204,20 @@ class CommentFromMessageSerializer(StrictSerializer):
 class ExternalLinkSerializer(serializers.Serializer):
     url = serializers.CharField()
     key = serializers.CharField()
+
+
+class SlackImportSerializer(serializers.ModelSerializer):
+    class Meta:
+        from plugins.integrations.models import SlackImport
+
+        model = SlackImport
+        fields = ["id", "status", "progress", "unmapped", "error", "created", "finished_at"]
+
+
+class SlackImportUploadSerializer(StrictSerializer):
+    file = serializers.FileField(help_text="The zip from Slack's workspace export.")
+
+
+class NotificationResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    error = serializers.CharField(allow_blank=True)

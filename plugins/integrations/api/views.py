@@ -6,6 +6,7 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.permissions import ORG_MANAGE
@@ -14,7 +15,14 @@ from chatapp.kernel import filters
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet
 from plugins.integrations import catalogue, selectors
 from plugins.integrations.api import serializers as s
-from plugins.integrations.models import Delivery, DeliveryStatus, IncomingWebhook, Installation, WebhookEndpoint
+from plugins.integrations.models import (
+    Delivery,
+    DeliveryStatus,
+    IncomingWebhook,
+    Installation,
+    SlackImport,
+    WebhookEndpoint,
+)
 from plugins.integrations.services import actions, incoming, installations, webhooks
 from rbac.drf import HasPerm
 
@@ -93,6 +101,19 @@ class InstallationViewSet(ManageOnly, mixins.ListModelMixin, mixins.RetrieveMode
         body = s.InstallationSerializer(installation).data
         body.update(inbound_token=token, inbound_url=f"/hooks/{installation.integration}/{token}/")
         return Response(body)
+
+    @extend_schema(summary="Send a test notification (Slack in Block Kit, Teams as an Adaptive Card)", request=None,
+                   responses=s.NotificationResultSerializer, parameters=[ORG_SLUG])  # fmt: skip
+    @action(detail=True, methods=["post"], url_path="test-notification")
+    def test_notification(self, request, *args, **kwargs):
+        from plugins.integrations.services.notify import notify_one
+
+        installation = self.get_object()
+        error = notify_one(
+            installation, title="chatapp test notification",
+            text=f"{request.user.email} connected {self.organization.name} to this channel.",
+        )  # fmt: skip
+        return Response({"ok": not error, "error": error})
 
 
 @extend_schema_view(
@@ -313,3 +334,37 @@ class MessageActionViewSet(OrgScopedViewSet):
             target=data.validated_data.get("target", ""), issue=data.validated_data["issue"],
         )  # fmt: skip
         return Response(result, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Slack workspace imports with progress", parameters=[ORG_SLUG]),
+    retrieve=extend_schema(summary="One Slack import: progress and what could not be mapped", parameters=[ORG_SLUG]),
+    create=extend_schema(summary="Upload a Slack export zip and start importing it",
+                         request={"multipart/form-data": s.SlackImportUploadSerializer},
+                         responses={202: s.SlackImportSerializer}, parameters=[ORG_SLUG]),
+)  # fmt: skip
+class SlackImportViewSet(ManageOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    queryset = SlackImport.objects.all()
+    serializer_class = s.SlackImportSerializer
+    parser_classes = [MultiPartParser]
+
+    def scoped_queryset(self):
+        return SlackImport.objects.for_org(self.organization)
+
+    def create(self, request, *args, **kwargs):
+        from plugins.integrations.slack.importer import import_start
+
+        data = s.SlackImportUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = import_start(actor=request.user, org=self.organization, upload=data.validated_data["file"])
+        return Response(s.SlackImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Resume an import that stopped (already imported items are skipped)", request=None,
+                   responses=s.SlackImportSerializer, parameters=[ORG_SLUG])  # fmt: skip
+    @action(detail=True, methods=["post"])
+    def resume(self, request, *args, **kwargs):
+        from plugins.integrations import tasks
+
+        job = self.get_object()
+        tasks.slack_import_run.delay(job.pk)
+        return Response(s.SlackImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)

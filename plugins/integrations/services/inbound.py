@@ -109,3 +109,94 @@ def process(*, integration: str, installation_id: int, event: str, payload: dict
     if installation is None:
         return
     handler(integration).process(installation=installation, event=event, payload=payload)
+
+
+# --- Slack: answer at once, work in a task -----------------------------------------------------------------------
+
+
+def slack_receive(*, token: str, kind: str, headers, body: bytes, now: float | None = None) -> tuple[Outcome, dict]:
+    """Verify a Slack request and queue its work; returns the outcome and the JSON Slack should get back now."""
+    from urllib.parse import parse_qs
+
+    from plugins.integrations import tasks
+
+    installation = installation_for_inbound(integration="slack", token=token)
+    if installation is None:
+        return Outcome(404, "No such webhook."), {}
+    module = handler("slack")
+    try:
+        module.verify(headers=headers, body=body, secrets=installation.secrets or {}, now=now or time.time())
+    except Refused as exc:
+        return refuse(installation, str(exc)), {}
+    try:
+        if kind == "events":
+            payload = json.loads(body)
+        else:
+            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+            payload = json.loads(form["payload"]) if kind == "interactivity" else form
+    except (ValueError, KeyError, UnicodeDecodeError):
+        return Outcome(400, "The body is not what Slack sends."), {}
+    if not isinstance(payload, dict):
+        return Outcome(400, "The body is not a JSON object."), {}
+    if kind == "events" and payload.get("type") == "url_verification":
+        return Outcome(200, "challenge"), {"challenge": str(payload.get("challenge", ""))}
+    event = {"events": payload.get("type", ""), "commands": "command", "interactivity": "interactivity"}[kind]
+    reply = {}
+    if kind == "commands":
+        if module.mirror_channel(installation, payload.get("channel_id", "")) is None:
+            text = "This Slack channel is not mirrored to a chatapp channel."
+            return Outcome(200, "unmapped"), {"response_type": "ephemeral", "text": text}
+        reply = {"response_type": "ephemeral", "text": "Posting to chatapp…"}
+    delivery_id = str(payload.get("event_id") or payload.get("trigger_id") or "")[:100]
+    with transaction.atomic():
+        if delivery_id:
+            try:
+                with transaction.atomic():
+                    InboundDelivery.objects.create(
+                        organization_id=installation.organization_id, installation=installation,
+                        delivery_id=delivery_id, event=event[:100], outcome="queued",
+                    )  # fmt: skip
+            except IntegrityError:
+                return Outcome(200, "Already received."), reply  # Slack's retry of an event we have
+        transaction.on_commit(lambda: tasks.inbound_process.delay("slack", installation.pk, event, payload))
+    return Outcome(200, "queued"), reply
+
+
+# --- Teams: a Teams outgoing webhook posts into the configured channel and gets a reply -------------------------
+
+
+def teams_receive(*, token: str, headers, body: bytes) -> Outcome:
+    installation = installation_for_inbound(integration="teams", token=token)
+    if installation is None:
+        return Outcome(404, "No such webhook.")
+    module = handler("teams")
+    try:
+        module.verify(headers=headers, body=body, secrets=installation.secrets or {}, now=time.time())
+    except Refused as exc:
+        return refuse(installation, str(exc))
+    try:
+        activity = json.loads(body)
+    except ValueError:
+        return Outcome(400, "The body is not JSON.")
+    if not isinstance(activity, dict):
+        return Outcome(400, "The body is not a JSON object.")
+    channel = (
+        Channel.objects.for_org(installation.organization)
+        .filter(pk=(installation.settings or {}).get("channel_id"), is_archived=False)
+        .first()
+    )
+    text = module.text_of(activity)
+    if channel is None or not text:
+        return Outcome(200, "Nothing was posted: no chatapp channel is set, or the message was empty.")
+    who = ((activity.get("from") or {}).get("name") or "someone")[:100]
+    try:
+        with transaction.atomic():
+            if activity.get("id"):
+                InboundDelivery.objects.create(
+                    organization_id=installation.organization_id, installation=installation,
+                    delivery_id=str(activity["id"])[:100], event="message", outcome="posted", messages_posted=1,
+                )  # fmt: skip
+            post_as_bot(installation=installation, channel=channel, body=f"**{who}** (Teams): {text}")
+    except IntegrityError:
+        return Outcome(200, "Already received.")
+    return Outcome(200, f"Posted to #{channel.name} in chatapp.", 1)
