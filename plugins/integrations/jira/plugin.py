@@ -1,6 +1,9 @@
 from plugins.integrations.schemas import routes, secret
 
-EVENTS = ["jira:issue_created", "jira:issue_updated", "jira:issue_deleted", "comment_created", "issue_transitioned"]
+EVENTS = [
+    "jira:issue_created", "jira:issue_updated", "jira:issue_deleted", "comment_created", "comment_updated",
+    "issue_transitioned",
+]  # fmt: skip
 
 MANIFEST = {
     "id": "com.chatapp.jira",
