@@ -9,14 +9,13 @@ DELIVER_CHUNK = 20  # deliveries per task: one slow receiver holds up at most th
 def deliver_many(delivery_ids: list[int]):
     """Attempt these deliveries (queued after the event's transaction committed). Splits itself into chunks so
     workers share a fan-out; each attempt claims its delivery, so a duplicate task sends nothing twice."""
-    from plugins.integrations.services.webhooks import delivery_attempt
+    from plugins.integrations.services.webhooks import deliveries_send
 
     if len(delivery_ids) > DELIVER_CHUNK:
         for start in range(0, len(delivery_ids), DELIVER_CHUNK):
             deliver_many.delay(delivery_ids[start : start + DELIVER_CHUNK])
         return
-    for pk in delivery_ids:
-        delivery_attempt(pk)
+    deliveries_send(delivery_ids)
 
 
 @shared_task(name="integrations.deliveries_due", ignore_result=True)

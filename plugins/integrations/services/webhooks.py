@@ -47,6 +47,7 @@ EVENT_TYPES = ("message.posted", "channel.created", "member.joined", "audit.*", 
 CONDITION_OPS = ("eq", "ne", "in", "contains", "startswith", "exists")
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 6 * 3600
+SEND_BATCH = 50  # deliveries sent before their attempts are recorded (one transaction)
 CLAIM_SECONDS = 120  # an attempt in progress holds its delivery this long (a crashed worker's is retried after)
 ROTATION_OVERLAP = timedelta(hours=24)
 RESPONSE_LOG_BYTES = 2048
@@ -274,7 +275,8 @@ def event_publish(*, org, event_type: str, data: dict, occurred_at: datetime | N
         occurred_at=occurred_at or timezone.now(),
     )  # fmt: skip
     envelope = envelope_of(event, org.slug)
-    endpoints = [e for e in WebhookEndpoint.objects.for_org(org).filter(enabled=True) if endpoint_wants(e, envelope)]
+    candidates = WebhookEndpoint.objects.for_org(org).filter(enabled=True).only("pk", "event_types", "filters")
+    endpoints = [e for e in candidates if endpoint_wants(e, envelope)]
     if not endpoints:
         return None
     with transaction.atomic():
@@ -315,29 +317,48 @@ def backoff_seconds(attempts: int) -> float:
     return min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
 
 
-def _claim(delivery_id: int, now: datetime, force: bool) -> Delivery | None:
-    """Take a due delivery for one attempt (a lease in next_attempt_at): two workers never send it at once."""
-    due = Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
+def _claim(ids: list[int], now: datetime, force: bool) -> list[Delivery]:
+    """Take the due deliveries among `ids` for one attempt each: one UPDATE stamps them with a lease unique to this
+    call (in next_attempt_at), one SELECT reads back what this call won, so two workers never send one delivery at
+    once and a crashed worker's deliveries are due again when the lease ends."""
+    due = Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING], pk__in=ids)
     if not force:
         due &= Q(next_attempt_at__lte=now)
-    taken = Delivery.objects.filter(due, pk=delivery_id).update(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
-    if not taken:
-        return None
-    return Delivery.objects.select_related("endpoint", "event", "organization").get(pk=delivery_id)
+    lease = now + timedelta(seconds=CLAIM_SECONDS, microseconds=random.randrange(1, 999_999))  # noqa: S311
+    if not Delivery.objects.filter(due).update(next_attempt_at=lease):
+        return []
+    claimed = Delivery.objects.select_related("event", "organization").filter(pk__in=ids, next_attempt_at=lease)
+    return list(claimed.order_by("pk"))
 
 
 def delivery_attempt(delivery_id: int, *, now: datetime | None = None, force: bool = False) -> Delivery | None:
-    """Make one attempt of a due delivery (or any pending one with force=True, a test send). Safe to call twice:
-    a delivery that is not due, is held by another attempt, succeeded or is dead is left alone. Call it outside
-    any transaction: it talks to the network between its writes."""
+    """Make one attempt of a due delivery (or of a pending one with force=True: a test send)."""
+    sent = deliveries_send([delivery_id], now=now, force=force)
+    return sent[0] if sent else None
+
+
+def deliveries_send(ids: list[int], *, now: datetime | None = None, force: bool = False) -> list[Delivery]:
+    """Attempt each due delivery among `ids` once, then record every attempt in one transaction. Safe to call
+    twice: deliveries not due, held by another worker, succeeded or dead are left alone. Call it outside any
+    transaction: it talks to the network between its reads and its writes."""
     now = now or timezone.now()
-    delivery = _claim(delivery_id, now, force)
-    if delivery is None:
-        return None
+    deliveries = _claim(ids, now, force)
+    if not deliveries:
+        return []
+    endpoints = WebhookEndpoint.objects.in_bulk({d.endpoint_id for d in deliveries})
+    results, parked = [], []
+    for delivery in deliveries:
+        delivery.endpoint = endpoints[delivery.endpoint_id]  # one instance per endpoint: its secret decrypts once
+        if not delivery.endpoint.enabled and not delivery.is_test:
+            parked.append(delivery.pk)  # picked up again when the endpoint is enabled (deliveries_due skips it)
+            continue
+        results.append((delivery, _send(delivery, now)))
+    _record(results, parked, now)
+    return [delivery for delivery, _ in results]
+
+
+def _send(delivery: Delivery, now: datetime) -> dict:
     endpoint, event = delivery.endpoint, delivery.event
-    if not endpoint.enabled and not delivery.is_test:
-        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)  # picked up again when re-enabled
-        return delivery
     envelope = envelope_of(event, delivery.organization.slug)
     timestamp = int(time.time())
     headers, body, status_code, response_body, error, latency = {}, b"", None, "", "", 0
@@ -362,37 +383,44 @@ def delivery_attempt(delivery_id: int, *, now: datetime | None = None, force: bo
         error = f"template error: {exc}"[:300]
     except outbound.OutboundError as exc:
         error = str(exc)[:300]
-    _record(delivery, now, headers, body, status_code, response_body, latency, error)
-    return delivery
+    return {
+        "request_headers": headers, "request_body": body[:REQUEST_LOG_BYTES].decode("utf-8", "replace"),
+        "response_status": status_code, "response_body": response_body, "latency_ms": latency, "error": error,
+    }  # fmt: skip
 
 
 @transaction.atomic
-def _record(delivery, now, headers, body, status_code, response_body, latency, error) -> None:
-    number = delivery.attempts + 1
-    DeliveryAttempt.objects.create(
-        organization_id=delivery.organization_id, delivery=delivery, number=number, started_at=now,
-        request_headers=headers, request_body=body[:REQUEST_LOG_BYTES].decode("utf-8", "replace"),
-        response_status=status_code, response_body=response_body, latency_ms=latency, error=error,
-    )  # fmt: skip
-    delivery.attempts, delivery.last_status_code, delivery.last_error = number, status_code, error
-    endpoint_fields = {}
-    if not error:
-        delivery.status, delivery.next_attempt_at, delivery.finished_at = DeliveryStatus.SUCCEEDED, None, now
-        endpoint_fields = {"failing_since": None, "last_success_at": now, "last_error": ""}
-    else:
+def _record(results: list[tuple[Delivery, dict]], parked: list[int], now: datetime) -> None:
+    """The attempts, the deliveries' new states and each endpoint's health, in one transaction per batch."""
+    if parked:
+        Delivery.objects.filter(pk__in=parked).update(next_attempt_at=None)
+    attempts, endpoint_state = [], {}
+    for delivery, outcome in results:
+        number = delivery.attempts + 1
+        attempts.append(DeliveryAttempt(organization_id=delivery.organization_id, delivery=delivery, number=number,
+                                        started_at=now, **outcome))  # fmt: skip
+        error = outcome["error"]
+        delivery.attempts, delivery.last_status_code, delivery.last_error = number, outcome["response_status"], error
+        endpoint = delivery.endpoint
+        state = endpoint_state.setdefault(endpoint.pk, {})
+        if not error:
+            delivery.status, delivery.next_attempt_at, delivery.finished_at = DeliveryStatus.SUCCEEDED, None, now
+            state.update(failing_since=None, last_success_at=now, last_error="")
+            endpoint.failing_since = None
+            continue
         if delivery.is_test or number >= settings.INTEGRATIONS_WEBHOOK_MAX_ATTEMPTS:
             delivery.status, delivery.next_attempt_at, delivery.finished_at = DeliveryStatus.DEAD, None, now
         else:
             delivery.status = DeliveryStatus.RETRYING
             delivery.next_attempt_at = now + timedelta(seconds=backoff_seconds(number))
-        endpoint_fields = {"last_error": error}
-        if delivery.endpoint.failing_since is None and not delivery.is_test:
-            endpoint_fields["failing_since"] = now
-    delivery.save(update_fields=["attempts", "last_status_code", "last_error", "status", "next_attempt_at",
-                                 "finished_at"])  # fmt: skip
-    WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(**endpoint_fields)
-    for name, value in endpoint_fields.items():
-        setattr(delivery.endpoint, name, value)
+        state["last_error"] = error
+        if endpoint.failing_since is None and not delivery.is_test:
+            endpoint.failing_since = state["failing_since"] = now
+    DeliveryAttempt.objects.bulk_create(attempts)
+    fields = ["attempts", "last_status_code", "last_error", "status", "next_attempt_at", "finished_at"]
+    Delivery.objects.bulk_update([d for d, _ in results], fields)
+    for pk, changes in endpoint_state.items():
+        WebhookEndpoint.objects.filter(pk=pk).update(**changes)
 
 
 def deliveries_due(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
@@ -409,7 +437,10 @@ def deliveries_due(*, now: datetime | None = None, limit: int = 1000) -> list[in
 def deliveries_run_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Attempt every due delivery in this process (what the worker does for each queued batch)."""
     now = now or timezone.now()
-    return sum(1 for pk in deliveries_due(now=now, limit=limit) if delivery_attempt(pk, now=now) is not None)
+    ids, sent = deliveries_due(now=now, limit=limit), 0
+    for start in range(0, len(ids), SEND_BATCH):
+        sent += len(deliveries_send(ids[start : start + SEND_BATCH], now=now))
+    return sent
 
 
 # --- test send and replay ------------------------------------------------------------------------------------------
