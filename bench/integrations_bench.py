@@ -158,6 +158,8 @@ def bench_delivery(org, owner, port):
 
 
 def bench_inbound(org, owner, channel):
+    from accounts.models import Organization, User
+    from chatapp.chat.models import Channel
     from chatapp.chat.services import message_post
     from plugins.integrations.services.installations import integration_install
 
@@ -181,15 +183,29 @@ def bench_inbound(org, owner, channel):
         if i >= 20:
             samples.append(time.perf_counter() - started)
         assert response.status_code == 200 and response.json()["posted"] == 1, response.content
+    from plugins.integrations.services import inbound
+
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": signature}
+    service = []
+    for i in range(PUSHES + 20):
+        started = time.perf_counter()
+        outcome = inbound.receive(integration="github", token=token, body=body,
+                                  headers={**headers, "X-GitHub-Delivery": f"s-{i}"})  # fmt: skip
+        if i >= 20:
+            service.append(time.perf_counter() - started)
+        assert outcome.posted == 1
     text = "**octocat** pushed [3 commits](https://github.com/o/r/compare/a...b) to `main` in [o/r](https://github.com/o/r)"
     baseline = []
     for i in range(PUSHES + 20):
         started = time.perf_counter()
-        message_post(actor=installation.bot_user, org=org, channel=channel, body=text)
+        # fresh rows, as a request has: the bot's permissions are not cached on a reused instance
+        bot = User.objects.get(pk=installation.bot_user_id)
+        message_post(actor=bot, org=Organization.objects.get(pk=org.pk), channel=Channel.objects.get(pk=channel.pk),
+                     body=text)  # fmt: skip
         if i >= 20:
             baseline.append(time.perf_counter() - started)
     return {"ours": median_ms(samples), "p95": statistics.quantiles(samples, n=20)[-1] * 1000,
-            "baseline": median_ms(baseline)}  # fmt: skip
+            "service": median_ms(service), "baseline": median_ms(baseline)}  # fmt: skip
 
 
 def run(port):
@@ -210,10 +226,11 @@ def run(port):
           f"POSTs: {delivery['bare']:.0f}/s, ratio {delivery['ours'] / delivery['bare']:.2f})  target >= 200/s: "
           f"{'PASS' if ok else 'MISSED'}")  # fmt: skip
     inbound = bench_inbound(org, owner, channel)
-    ok = inbound["ours"] <= 20
-    print(f"  inbound GitHub push: {inbound['ours']:.1f} ms median, p95 {inbound['p95']:.1f} ms (message_post alone: "
-          f"{inbound['baseline']:.1f} ms, ratio {inbound['ours'] / inbound['baseline']:.1f}x)  target <= 20 ms: "
-          f"{'PASS' if ok else 'MISSED'}")  # fmt: skip
+    verdict = "PASS" if inbound["ours"] <= 20 else "MISSED"
+    ratio = inbound["ours"] / inbound["baseline"]
+    print(f"  inbound GitHub push: {inbound['ours']:.1f} ms median, p95 {inbound['p95']:.1f} ms")
+    print(f"    (message_post alone, fresh rows: {inbound['baseline']:.1f} ms, ratio {ratio:.1f}x; the service without")
+    print(f"    Django's request stack: {inbound['service']:.1f} ms)  target <= 20 ms: {verdict}")
     return 0
 
 
