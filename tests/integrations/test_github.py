@@ -175,3 +175,23 @@ def test_message_actions_respect_channels_and_organizations(acme, globex, client
                       format="json").status_code == 404  # fmt: skip
     assert other.get(f"/api/v1/orgs/{globex.org.slug}/integrations/installations/github/").status_code == 404
     assert other.get(f"/api/v1/orgs/{globex.org.slug}/integrations/installations/").json() == []
+
+
+@pytest.mark.django_db
+def test_link_previews_for_issues_and_pull_requests(acme, globex, client_for, github, fake_api):
+    client_for(acme.owner).patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/github/",
+                                 {"settings": {"api_url": fake_api.url}}, format="json")  # fmt: skip
+    fake_api.answers["/repos/o/r/issues/5"] = (200, {"title": "Flaky test", "state": "open", "user": {"login": "ann"}})
+    url = f"/api/v1/orgs/{acme.org.slug}/integrations/link-preview/?url=https://github.com/o/r/pull/5"
+    preview = client_for(acme.member).get(url)
+    assert preview.status_code == 200 and preview.json() == {
+        "provider": "github", "kind": "pull request", "url": "https://github.com/o/r/pull/5", "key": "o/r#5",
+        "title": "Flaky test", "state": "open", "author": "ann",
+    }  # fmt: skip
+    client_for(acme.member).get(url)
+    assert len(fake_api.calls) == 1  # cached
+    other = f"/api/v1/orgs/{acme.org.slug}/integrations/link-preview/?url=https://example.com/x"
+    assert client_for(acme.member).get(other).status_code == 404
+    # another organization without GitHub installed gets no preview through acme's token
+    mine = f"/api/v1/orgs/{globex.org.slug}/integrations/link-preview/?url=https://github.com/o/r/pull/5"
+    assert client_for(globex.member).get(mine).status_code == 404

@@ -118,3 +118,12 @@ def test_deleting_a_hook_kills_its_url_and_other_orgs_cannot_touch_it(acme, glob
     assert owner.delete(f"/api/v1/orgs/{acme.org.slug}/integrations/webhooks/incoming/{hook['id']}/").status_code == 204
     assert post(hook["url"], {"text": "x"}).status_code == 404
     assert AuditEvent.objects.filter(event_name__startswith="integrations.incoming.").count() == 2
+
+
+def test_the_request_log_never_shows_the_token(acme, client_for, caplog):
+    hook = create(client_for(acme.owner), acme.org, acme.public)
+    token = hook["url"].split("/")[3]
+    with caplog.at_level("INFO", logger="chatapp.request"):
+        post(hook["url"], {"text": "hi"})
+    logged = " ".join(str(r.msg) for r in caplog.records)
+    assert "/hooks/incoming/[redacted]" in logged and token not in logged

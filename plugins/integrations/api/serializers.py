@@ -221,3 +221,13 @@ class SlackImportUploadSerializer(StrictSerializer):
 class NotificationResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     error = serializers.CharField(allow_blank=True)
+
+
+class LinkPreviewSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    kind = serializers.CharField()
+    url = serializers.CharField()
+    key = serializers.CharField()
+    title = serializers.CharField(allow_blank=True)
+    state = serializers.CharField(allow_blank=True)
+    author = serializers.CharField(allow_blank=True)

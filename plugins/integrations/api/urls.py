@@ -42,6 +42,7 @@ urlpatterns = [
          name="integrations-slack-import-detail"),
     path(f"{P}slack/imports/<int:pk>/resume/", views.SlackImportViewSet.as_view({"post": "resume"}),
          name="integrations-slack-import-resume"),
+    path(f"{P}link-preview/", views.LinkPreviewViewSet.as_view({"get": "retrieve"}), name="integrations-link-preview"),
     path(f"{P}<slug:integration>/issues/", views.MessageActionViewSet.as_view({"post": "create_issue"}),
          name="integrations-issue-create"),
     path(f"{P}<slug:integration>/comments/", views.MessageActionViewSet.as_view({"post": "comment"}),

@@ -3,13 +3,13 @@ log with replay, and message actions. Everything here needs org.manage (integrat
 data elsewhere); services check it again."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from accounts.permissions import ORG_MANAGE
+from accounts.permissions import ORG_MANAGE, ORG_VIEW
 from chatapp.chat.models import Channel, Message
 from chatapp.kernel import filters
 from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet
@@ -368,3 +368,27 @@ class SlackImportViewSet(ManageOnly, mixins.ListModelMixin, mixins.RetrieveModel
         job = self.get_object()
         tasks.slack_import_run.delay(job.pk)
         return Response(s.SlackImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Preview a GitHub issue/pull request or GitLab issue/merge request URL (any member)",
+        parameters=[ORG_SLUG, OpenApiParameter("url", str, required=True)],
+        responses=s.LinkPreviewSerializer,
+    )
+)
+class LinkPreviewViewSet(OrgScopedViewSet):
+    queryset = Installation.objects.all()
+    serializer_class = s.LinkPreviewSerializer
+    permission_classes = [HasPerm.of(GET=ORG_VIEW)]
+
+    def scoped_queryset(self):
+        return Installation.objects.all()
+
+    def retrieve(self, request, *args, **kwargs):
+        from rest_framework.exceptions import NotFound
+
+        preview = actions.link_preview(org=self.organization, url=request.query_params.get("url", ""))
+        if preview is None:
+            raise NotFound("No preview for this URL.")
+        return Response(preview)

@@ -3,9 +3,12 @@ message, or post a message as a comment (GitHub, GitLab, Jira Cloud). Every requ
 transport; the token is read from the installation's encrypted secrets and never logged or returned."""
 
 import base64
+import hashlib
 import json
-from urllib.parse import quote
+import re
+from urllib.parse import quote, urlsplit
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework import status
@@ -153,3 +156,67 @@ def _audit(event, actor, installation, message, link) -> None:
             target=Target("chat.message", str(message.pk), f"message {message.pk} in channel {message.channel_id}"),
             metadata={"integration": installation.integration, "key": link["key"], "url": link["url"]},
         )  # fmt: skip
+
+
+# --- link previews -------------------------------------------------------------------------------------------------
+
+_GITHUB_LINK = re.compile(r"^https://github\.com/([\w.-]+)/([\w.-]+)/(issues|pull)/(\d+)/?$")
+_GITLAB_LINK = re.compile(r"^https://([^/]+)/(.+?)/-/(issues|merge_requests)/(\d+)/?$")
+PREVIEW_TTL = 300
+
+
+def link_preview(*, org, url: str) -> dict | None:
+    """Title, state and author of a GitHub issue or pull request, or a GitLab issue or merge request, read with
+    the organization's token (cached 5 minutes); None when the URL is not one, or the tool is not installed."""
+    url = (url or "").strip()[:500]
+    key = f"integrations:preview:{org.pk}:{hashlib.sha256(url.encode()).hexdigest()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached or None
+    preview = _preview(org, url)
+    cache.set(key, preview or {}, PREVIEW_TTL)
+    return preview
+
+
+def _preview(org, url: str) -> dict | None:
+    installations = {i.integration: i for i in Installation.objects.for_org(org).filter(
+        integration__in=("github", "gitlab"), enabled=True)}  # fmt: skip
+    match = _GITHUB_LINK.match(url)
+    if match and "github" in installations:
+        installation = installations["github"]
+        owner, repo, kind, number = match.groups()
+        api = _api(installation, "https://api.github.com")
+        data = _get(installation, f"{api}/repos/{owner}/{repo}/issues/{number}", _github_headers(installation))
+        return {"provider": "github", "kind": "pull request" if kind == "pull" else "issue", "url": url,
+                "key": f"{owner}/{repo}#{number}", "title": data.get("title", ""), "state": data.get("state", ""),
+                "author": (data.get("user") or {}).get("login", "")}  # fmt: skip
+    match = _GITLAB_LINK.match(url)
+    if match and "gitlab" in installations:
+        installation = installations["gitlab"]
+        api = _api(installation, "https://gitlab.com/api/v4")
+        host, path, kind, number = match.groups()
+        if urlsplit(api).hostname != host:
+            return None
+        data = _get(
+            installation, f"{api}/projects/{quote(path, safe='')}/{kind}/{number}", _gitlab_headers(installation)
+        )
+        sigil = "!" if kind == "merge_requests" else "#"
+        return {"provider": "gitlab", "kind": "merge request" if sigil == "!" else "issue", "url": url,
+                "key": f"{path}{sigil}{number}", "title": data.get("title", ""), "state": data.get("state", ""),
+                "author": (data.get("author") or {}).get("username", "")}  # fmt: skip
+    return None
+
+
+def _get(installation, url: str, headers: dict) -> dict:
+    try:
+        response = outbound.request("GET", url, headers={"Accept": "application/json", **headers},
+                                    policy=policy(max_response_bytes=256 * 1024))  # fmt: skip
+    except outbound.OutboundError:
+        return {}
+    if response.status != 200:
+        return {}
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
