@@ -21,6 +21,13 @@ OCTOKIT_VERSION = "7.6.1"  # pinned: bump deliberately, the registry's integrity
 FIXTURES = Path(__file__).resolve().parents[2] / "plugins" / "integrations"
 
 
+def pk_of(integration: str) -> int:
+    """The id of acme's installation of an integration (API paths take ids)."""
+    from plugins.integrations.models import Installation
+
+    return Installation.objects.get(organization__slug="acme", integration=integration).pk
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,6 +7,7 @@ import pytest
 from audit.models import AuditEvent
 from plugins.integrations import catalogue
 from plugins.integrations.models import Installation
+from tests.integrations.conftest import pk_of
 
 URL = "/api/v1/orgs/{}/integrations/"
 
@@ -54,7 +55,7 @@ def test_configure_keeps_secrets_unless_given_and_audits_names_only(acme, client
                           {"integration": "github", "settings": {"token": "t-1", "webhook_secret": "s-1"}},
                           format="json")  # fmt: skip
     assert created.status_code == 201
-    detail = URL.format("acme") + "installations/github/"
+    detail = URL.format("acme") + f"installations/{created.json()['id']}/"
     changed = client.patch(detail, {"settings": {"token": "t-2", "default_repository": "o/r"}}, format="json").json()
     assert changed["settings"] == {"default_repository": "o/r"} and changed["secrets_set"] == [
         "token",
@@ -81,7 +82,10 @@ def test_only_owners_and_only_their_organization(acme, globex, client_for):
                                         format="json").status_code == 403  # fmt: skip
     other = client_for(globex.owner)
     assert other.get(URL.format("acme") + "installations/").status_code == 404
-    assert other.get(URL.format("globex") + "installations/gitlab/").status_code == 404
+    assert other.get(URL.format("globex") + f"installations/{pk_of('gitlab')}/").status_code == 404
     assert (
-        other.patch(URL.format("globex") + "installations/gitlab/", {"settings": {}}, format="json").status_code == 404
+        other.patch(
+            URL.format("globex") + f"installations/{pk_of('gitlab')}/", {"settings": {}}, format="json"
+        ).status_code
+        == 404
     )

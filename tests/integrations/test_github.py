@@ -13,7 +13,7 @@ from chatapp.chat.models import Message
 from plugins.integrations.github import handlers
 from plugins.integrations.github.plugin import EVENTS
 from plugins.integrations.models import InboundDelivery, Installation
-from tests.integrations.conftest import octokit_examples
+from tests.integrations.conftest import octokit_examples, pk_of
 
 SECRET = "It's a Secret to Everybody"
 
@@ -78,7 +78,9 @@ def push(branch="main"):
 
 @pytest.mark.django_db
 def test_settings_secrets_are_write_only(acme, client_for, github):
-    shown = client_for(acme.owner).get(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/github/").json()
+    shown = (
+        client_for(acme.owner).get(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('github')}/").json()
+    )
     assert shown["secrets_set"] == ["token", "webhook_secret"]
     assert SECRET not in json.dumps(shown) and "ghp_testtoken123" not in json.dumps(shown)
     assert "ghp_testtoken123" not in json.dumps(list(AuditEvent.objects.values("changes", "metadata")))
@@ -129,7 +131,7 @@ def test_unknown_token_and_bad_bodies(acme, github):
 @pytest.mark.django_db
 def test_create_issue_and_comment_from_a_message(acme, client_for, github, fake_api):
     client = client_for(acme.owner)
-    client.patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/github/",
+    client.patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('github')}/",
                  {"settings": {"api_url": fake_api.url}}, format="json")  # fmt: skip
     message = Message.objects.create(organization=acme.org, channel=acme.public, author=acme.member,
                                      body="Login fails on Safari\nsteps: ...")  # fmt: skip
@@ -173,25 +175,25 @@ def test_message_actions_respect_channels_and_organizations(acme, globex, client
     other = client_for(globex.owner)
     assert other.post(f"/api/v1/orgs/{globex.org.slug}/integrations/github/issues/", {"message_id": secret.pk},
                       format="json").status_code == 404  # fmt: skip
-    assert other.get(f"/api/v1/orgs/{globex.org.slug}/integrations/installations/github/").status_code == 404
+    assert other.get(f"/api/v1/orgs/{globex.org.slug}/integrations/installations/{pk_of('github')}/").status_code == 404
     assert other.get(f"/api/v1/orgs/{globex.org.slug}/integrations/installations/").json() == []
 
 
 @pytest.mark.django_db
 def test_link_previews_for_issues_and_pull_requests(acme, globex, client_for, github, fake_api):
-    client_for(acme.owner).patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/github/",
+    client_for(acme.owner).patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('github')}/",
                                  {"settings": {"api_url": fake_api.url}}, format="json")  # fmt: skip
     fake_api.answers["/repos/o/r/issues/5"] = (200, {"title": "Flaky test", "state": "open", "user": {"login": "ann"}})
     url = f"/api/v1/orgs/{acme.org.slug}/integrations/link-preview/?url=https://github.com/o/r/pull/5"
     preview = client_for(acme.member).get(url)
-    assert preview.status_code == 200 and preview.json() == {
+    assert preview.status_code == 200 and preview.json()["preview"] == {
         "provider": "github", "kind": "pull request", "url": "https://github.com/o/r/pull/5", "key": "o/r#5",
         "title": "Flaky test", "state": "open", "author": "ann",
     }  # fmt: skip
     client_for(acme.member).get(url)
     assert len(fake_api.calls) == 1  # cached
     other = f"/api/v1/orgs/{acme.org.slug}/integrations/link-preview/?url=https://example.com/x"
-    assert client_for(acme.member).get(other).status_code == 404
+    assert client_for(acme.member).get(other).json() == {"preview": None}
     # another organization without GitHub installed gets no preview through acme's token
     mine = f"/api/v1/orgs/{globex.org.slug}/integrations/link-preview/?url=https://github.com/o/r/pull/5"
-    assert client_for(globex.member).get(mine).status_code == 404
+    assert client_for(globex.member).get(mine).json() == {"preview": None}

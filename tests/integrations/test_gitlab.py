@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from chatapp.chat.models import Message
 from plugins.integrations.gitlab import handlers
-from tests.integrations.conftest import written_fixtures
+from tests.integrations.conftest import pk_of, written_fixtures
 
 TOKEN = "gitlab-secret-token-1"
 FIXTURES = written_fixtures("gitlab")
@@ -79,7 +79,7 @@ def test_token_checked_and_retries_deduplicated(acme, gitlab):
 @pytest.mark.django_db
 def test_create_issue_with_the_project_token(acme, client_for, gitlab, fake_api):
     client = client_for(acme.owner)
-    client.patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/gitlab/",
+    client.patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('gitlab')}/",
                  {"settings": {"api_url": fake_api.url + "/api/v4"}}, format="json")  # fmt: skip
     message = Message.objects.create(organization=acme.org, channel=acme.public, author=acme.owner, body="Crash")
     fake_api.answers["/projects/mike%2Fdiaspora/issues"] = (

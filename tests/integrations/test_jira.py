@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from chatapp.chat.models import Message
 from plugins.integrations.jira import handlers
 from plugins.integrations.jira.adf import to_adf
-from tests.integrations.conftest import written_fixtures
+from tests.integrations.conftest import pk_of, written_fixtures
 
 FIXTURES = written_fixtures("jira")
 SECRET = "jira-webhook-secret"
@@ -96,7 +96,7 @@ def test_signed_events_are_routed_and_others_refused(acme, jira):
 @pytest.mark.django_db
 def test_create_issue_and_comment_with_adf(acme, client_for, jira, fake_api):
     client = client_for(acme.owner)
-    client.patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/jira/",
+    client.patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('jira')}/",
                  {"settings": {"site_url": fake_api.url}}, format="json")  # fmt: skip
     message = Message.objects.create(organization=acme.org, channel=acme.public, author=acme.owner,
                                      body="Checkout fails\nsee https://shop.test/o/1")  # fmt: skip

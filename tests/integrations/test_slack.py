@@ -19,7 +19,7 @@ from chatapp.chat.models import Channel, Message
 from plugins.integrations.models import ImportedItem, SlackImport
 from plugins.integrations.slack.importer import import_run
 from tests.factories import MembershipFactory
-from tests.integrations.conftest import written_fixtures
+from tests.integrations.conftest import pk_of, written_fixtures
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 FIXTURES = written_fixtures("slack")
@@ -50,8 +50,8 @@ def slack(acme, client_for):
     return response.json()["inbound_url"]
 
 
-def signed(url, body: bytes, content_type, timestamp=None, secret=SIGNING_SECRET, signature=None):
-    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+def signed(url, body: bytes, content_type, offset=0, secret=SIGNING_SECRET, signature=None):
+    timestamp = str(int(time.time()) + offset)  # computed when the request is made, not when tests are collected
     digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
     headers = {"HTTP_X_SLACK_REQUEST_TIMESTAMP": timestamp, "HTTP_X_SLACK_SIGNATURE": signature or f"v0={digest}"}
     return APIClient().post(url, body, content_type=content_type, **headers)
@@ -90,7 +90,7 @@ def test_bot_messages_and_edits_are_not_mirrored(slack, django_capture_on_commit
     assert not Message.objects.exists()
 
 
-@pytest.mark.parametrize("kwargs", [{"timestamp": int(time.time()) - 301}, {"timestamp": int(time.time()) + 400},
+@pytest.mark.parametrize("kwargs", [{"offset": -301}, {"offset": 400},
                                     {"secret": "wrong"}, {"signature": "v0=abc"}, {"signature": "v1=x"}])  # fmt: skip
 def test_stale_or_wrong_signatures_are_401_and_do_nothing(slack, kwargs, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as queued:
@@ -124,15 +124,19 @@ def test_slash_command_and_message_shortcut(acme, slack, django_capture_on_commi
 
 def test_block_kit_notification_to_an_incoming_webhook(acme, client_for, slack, receiver):
     client = client_for(acme.owner)
-    client.patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/slack/",
+    client.patch(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('slack')}/",
                  {"settings": {"incoming_webhook_url": receiver.url}}, format="json")  # fmt: skip
-    response = client.post(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/slack/test-notification/")
+    response = client.post(
+        f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('slack')}/test-notification/"
+    )
     assert response.json() == {"ok": True, "error": ""}
     sent = json.loads(receiver.requests[0]["body"])
     assert [b["type"] for b in sent["blocks"]] == ["header", "section"]
     assert sent["blocks"][0]["text"]["text"] == "chatapp test notification"
     receiver.status = 500
-    failed = client.post(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/slack/test-notification/").json()
+    failed = client.post(
+        f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('slack')}/test-notification/"
+    ).json()
     assert failed == {"ok": False, "error": "Slack answered HTTP 500"}
 
 

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from chatapp.chat.models import Message
 from plugins.integrations.teams import handlers
+from tests.integrations.conftest import pk_of
 
 pytestmark = pytest.mark.django_db
 TOKEN = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -41,9 +42,11 @@ def test_cards_validate_against_the_official_schema():
 
 def test_notification_posts_a_valid_adaptive_card_and_hides_the_url(acme, client_for, teams, receiver):
     client = client_for(acme.owner)
-    shown = client.get(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/teams/").json()
+    shown = client.get(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('teams')}/").json()
     assert receiver.url not in json.dumps(shown) and "workflow_url" in shown["secrets_set"]
-    result = client.post(f"/api/v1/orgs/{acme.org.slug}/integrations/installations/teams/test-notification/").json()
+    result = client.post(
+        f"/api/v1/orgs/{acme.org.slug}/integrations/installations/{pk_of('teams')}/test-notification/"
+    ).json()
     assert result == {"ok": True, "error": ""}
     message = json.loads(receiver.requests[0]["body"])
     card = message["attachments"][0]["content"]

@@ -300,3 +300,14 @@ def test_only_owners_manage_webhooks_and_other_orgs_see_nothing(acme, globex, cl
     assert outsider.post(url(globex.org, f"deliveries/{delivery.pk}/replay/")).status_code == 404
     assert outsider.post(url(globex.org, f"endpoints/{endpoint.pk}/test/")).status_code == 404
     assert outsider.get(url(globex.org, "deliveries/")).json()["results"] == []
+
+
+def test_deliveries_parked_while_disabled_go_out_when_enabled_again(acme, client_for, receiver):
+    client = client_for(acme.owner)
+    endpoint, _ = make_endpoint(client, acme.org, receiver)
+    (event,) = publish(acme.org)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
+    assert webhooks.delivery_attempt(Delivery.objects.get().pk) is None  # parked, not sent
+    assert webhooks.deliveries_run_due() == 0 and not receiver.requests
+    client.patch(url(acme.org, f"endpoints/{endpoint.pk}/"), {"enabled": True}, format="json")
+    assert webhooks.deliveries_run_due() == 1 and receiver.verified == [event.event_id]

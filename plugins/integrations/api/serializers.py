@@ -231,3 +231,7 @@ class LinkPreviewSerializer(serializers.Serializer):
     title = serializers.CharField(allow_blank=True)
     state = serializers.CharField(allow_blank=True)
     author = serializers.CharField(allow_blank=True)
+
+
+class LinkPreviewResultSerializer(serializers.Serializer):
+    preview = LinkPreviewSerializer(allow_null=True, help_text="null when the URL has no preview.")

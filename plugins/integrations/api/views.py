@@ -60,7 +60,6 @@ class CatalogueViewSet(ManageOnly, OrgScopedViewSet):
 class InstallationViewSet(ManageOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     queryset = Installation.objects.all()
     serializer_class = s.InstallationSerializer
-    lookup_field = "integration"
     pagination_class = None
 
     def scoped_queryset(self):
@@ -386,9 +385,5 @@ class LinkPreviewViewSet(OrgScopedViewSet):
         return Installation.objects.all()
 
     def retrieve(self, request, *args, **kwargs):
-        from rest_framework.exceptions import NotFound
-
         preview = actions.link_preview(org=self.organization, url=request.query_params.get("url", ""))
-        if preview is None:
-            raise NotFound("No preview for this URL.")
-        return Response(preview)
+        return Response({"preview": preview})

@@ -166,6 +166,12 @@ def endpoint_update(*, actor, org, endpoint: WebhookEndpoint, **values) -> Webho
         raise ValidationError({"name": ["An endpoint with this name exists."]})
     if values.get("enabled") and not before["enabled"]:
         endpoint.failing_since, endpoint.disabled_reason = None, ""
+        # deliveries parked while it was disabled are due again (dead letters wait for a replay)
+        Delivery.objects.filter(
+            endpoint=endpoint,
+            status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
+            next_attempt_at__isnull=True,
+        ).update(next_attempt_at=timezone.now())
     endpoint.save()
     audit_record(org=org, event=events.ENDPOINT_UPDATED, actor=actor, target=endpoint,
                  changes=diff(before, _audited(endpoint)))  # fmt: skip
