@@ -10,4 +10,5 @@ urlpatterns = [
     path("instance/analytics/revenue/", include("analytics.revenue.api.urls")),
     path("orgs/<slug:org_slug>/", include("analytics.observability.api.urls")),
     path("instance/analytics/", include("analytics.observability.api.instance_urls")),
+    path("orgs/<slug:org_slug>/", include("plugins.integrations.api.urls")),
 ]

@@ -172,6 +172,7 @@ INSTALLED_APPS = [
     "chatapp.chat",
     "analytics.revenue",
     "analytics.observability",
+    "plugins.integrations",
 ]
 
 MIDDLEWARE = [
@@ -620,3 +621,16 @@ OBSERVABILITY_SLO_P95_MS = env.float("OBSERVABILITY_SLO_P95_MS", default=100.0)
 OBSERVABILITY_SLO_ERROR_RATE = env.float("OBSERVABILITY_SLO_ERROR_RATE", default=0.001)
 OBSERVABILITY_SLO_AVAILABILITY = env.float("OBSERVABILITY_SLO_AVAILABILITY", default=0.999)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ErrorIssueStatusEnum"] = "analytics.observability.models.IssueStatus"
+# --- Integrations (plugins.integrations) ---------------------------------------------------------------
+# Outbound HTTP to admin-chosen URLs (chatapp.kernel.outbound): ports allowed besides none, and internal hosts the
+# operator trusts (exact names, ".suffix" for a domain, or CIDR networks; they may use any port).
+OUTBOUND_ALLOWED_PORTS = env.list("OUTBOUND_ALLOWED_PORTS", cast=int, default=[80, 443])
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+# Integrations may connect to private/loopback addresses and plain http (tests and on-premises only).
+INTEGRATIONS_ALLOW_PRIVATE = env.bool("INTEGRATIONS_ALLOW_PRIVATE", default=False)
+# Outgoing webhooks: attempts before the dead letter, and days of failing before an endpoint is disabled.
+INTEGRATIONS_WEBHOOK_MAX_ATTEMPTS = env.int("INTEGRATIONS_WEBHOOK_MAX_ATTEMPTS", default=8)
+INTEGRATIONS_WEBHOOK_DISABLE_AFTER_DAYS = env.int("INTEGRATIONS_WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+# Incoming webhooks: requests per minute per hook.
+INTEGRATIONS_INCOMING_RATE_PER_MINUTE = env.int("INTEGRATIONS_INCOMING_RATE_PER_MINUTE", default=60)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WebhookDeliveryStatusEnum"] = "plugins.integrations.models.DeliveryStatus"

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("chatapp.api_urls")),
     path("ingest/sentry/", include("analytics.observability.urls")),
+    path("hooks/", include("plugins.integrations.hook_urls")),
 ]
 
 handler400 = "chatapp.kernel.errors.handler400"

@@ -5,8 +5,8 @@ A login is `begin()` (discovery, then the authorization URL with state, nonce an
 with a machine reason (audited by the view through sso_failure) and a message a person can act on.
 
 Outbound HTTP: discovery, JWKS, token and userinfo URLs come from an admin (or from a discovery document an
-admin pointed us at), so each request resolves the host once, refuses non-public addresses (the same rules as
-audit streaming: mapped IPv6 forms unwrapped), connects to the address it checked, requires https, never
+admin pointed us at), so each request goes through chatapp.kernel.outbound: it resolves the host once,
+refuses non-public addresses (mapped IPv6 forms unwrapped), connects to the address it checked, requires https, never
 follows redirects and reads at most 1 MiB. `SSO_ALLOW_PRIVATE` lifts the address and https rules for tests and
 on-premises IdPs; it is off by default.
 """
@@ -14,18 +14,14 @@ on-premises IdPs; it is off by default.
 import base64
 import hashlib
 import hmac
-import http.client
-import ipaddress
 import json
 import logging
 import math
 import secrets
-import socket
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote_plus, urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode
 
 from django.conf import settings as django_settings
 from django.core.cache import cache
@@ -33,7 +29,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
-from audit.streaming.transport import address_is_public
+from chatapp.kernel import outbound
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +43,6 @@ JWKS_REFETCH_INTERVAL = 60  # an unknown kid refetches at most this often per JW
 USER_AGENT = "chatapp-sso/1"
 # Asymmetric only: HS256 would let anyone holding the *public* key sign; "none" signs nothing.
 ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
-
-
-class _AddressRefused(Exception):
-    """A host resolved to an address the SSRF rule refuses (not an OSError: it must not read as "unreachable")."""
 
 
 class OidcError(Exception):
@@ -85,93 +77,42 @@ def allow_private() -> bool:
     return getattr(django_settings, "SSO_ALLOW_PRIVATE", False)
 
 
+def _policy() -> outbound.Policy:
+    # IdPs on their own ports (Keycloak on 8443) keep working: the port rule is not applied to SSO.
+    return outbound.Policy.from_settings(
+        allow_private=allow_private(), ports=None, timeout=TIMEOUT_SECONDS,
+        max_response_bytes=MAX_RESPONSE_BYTES, user_agent=USER_AGENT,
+    )  # fmt: skip
+
+
 def url_problem(url: str) -> str:
     """Why an IdP URL is refused before any connection, or ""."""
-    parts = urlsplit(url)
-    if parts.scheme != "https" and not (parts.scheme == "http" and allow_private()):
-        return "use an https:// URL."
-    if not parts.hostname:
-        return "the URL has no host."
-    if parts.username or parts.password:
-        return "the URL must not contain credentials."
-    host = parts.hostname.strip("[]")
-    if not allow_private() and _is_ip(host) and not address_is_public(host):
-        return "the URL points at a non-public address."
-    return ""
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _connect(host: str, port: int, timeout: float) -> socket.socket:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise OSError(f"cannot resolve {host}") from exc
-    addresses = list(dict.fromkeys((family, sockaddr[0]) for family, _, _, _, sockaddr in infos))
-    if not allow_private() and any(not address_is_public(address) for _, address in addresses):
-        raise _AddressRefused(f"{host} resolves to a non-public address")
-    last_error: OSError = OSError(f"cannot resolve {host}")
-    for family, address in addresses:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect((address, port))
-            return sock
-        except OSError as exc:
-            sock.close()
-            last_error = exc
-    raise last_error
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = _connect(self.host, self.port, self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def connect(self):
-        # connect to the checked address, verify the certificate against the host name
-        self.sock = self._context.wrap_socket(_connect(self.host, self.port, self.timeout), server_hostname=self.host)
+    problem = outbound.check_url(url, _policy())
+    return problem[:1].lower() + problem[1:] if problem else ""
 
 
 def _http(method: str, url: str, *, form: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
     problem = url_problem(url)
     if problem:
         raise OidcError("address_refused", "The identity provider is misconfigured.", detail=f"{url}: {problem}")
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        conn = _PinnedHTTPSConnection(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
-    else:
-        conn = _PinnedHTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
     body = urlencode(form).encode() if form is not None else None
-    all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+    all_headers = {"Accept": "application/json", **(headers or {})}
     if body is not None:
         all_headers["Content-Type"] = "application/x-www-form-urlencoded"
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        conn.request(method, target, body=body, headers=all_headers)
-        response = conn.getresponse()
-        data = response.read(MAX_RESPONSE_BYTES + 1)
-    except _AddressRefused as exc:
+        response = outbound.request(method, url, body=body, headers=all_headers, policy=_policy())
+    except outbound.AddressRefused as exc:
         raise OidcError("address_refused", "The identity provider is misconfigured.", detail=str(exc)) from exc
-    except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+    except outbound.OutboundError as exc:
         raise OidcError(
             "idp_unreachable",
             "The identity provider could not be reached. Try again in a moment.",
-            detail=f"{parts.hostname}: {type(exc).__name__}",
+            detail=str(exc),
             status=502,
         ) from exc
-    finally:
-        conn.close()
-    if len(data) > MAX_RESPONSE_BYTES:
+    if response.truncated:
         raise OidcError("invalid_response", "The identity provider sent an invalid answer.", detail="too large")
-    return response.status, data
+    return response.status, response.body
 
 
 def _json(status: int, data: bytes, what: str) -> dict:

@@ -17,11 +17,8 @@ https origin) so that what we compare Destination and Recipient with never depen
 import datetime
 import ipaddress
 import os
-import socket
-import ssl
 import threading
 from collections import OrderedDict
-from http.client import HTTPSConnection
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -39,6 +36,7 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from accounts.sso import kinds, saml_events
+from chatapp.kernel import outbound
 
 KIND = "saml"
 SECRET_FIELDS = ["sp_private_key"]
@@ -360,58 +358,34 @@ def parse_idp_metadata(xml: str | bytes, *, entity_id: str | None = None) -> dic
     return fields
 
 
-def _public_address(host: str, port: int) -> str:
-    """The address to connect to: every address of the host must be public (PITFALLS, Outbound HTTP)."""
-    from audit.streaming.transport import address_is_public
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise MetadataError(f"cannot resolve {host}") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    if not addresses or not all(address_is_public(a) for a in addresses):
-        raise MetadataError(f"{host} does not resolve to public addresses only")
-    return addresses[0]
-
-
-class _PinnedHTTPSConnection(HTTPSConnection):
-    """Connects to the address we validated, while TLS (SNI, certificate name) still checks the host name."""
-
-    def __init__(self, host, address, **kwargs):
-        super().__init__(host, context=ssl.create_default_context(), **kwargs)
-        self._address = address
-
-    def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
 def _https_get(url: str) -> bytes:
+    """GET through the one SSRF-safe transport (chatapp.kernel.outbound): https, a host name (not an address),
+    public addresses only unless SSO_ALLOW_PRIVATE, no redirects (a 3xx is an error), 1 MB, 10 s."""
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
         raise MetadataError("metadata URLs must be https://")
-    host = parts.hostname
     try:
-        ipaddress.ip_address(host)
+        ipaddress.ip_address(parts.hostname)
         raise MetadataError("metadata URLs must name a host, not an address")
     except ValueError:
         pass
-    port = parts.port or 443
-    connection = _PinnedHTTPSConnection(host, _public_address(host, port), port=port, timeout=METADATA_TIMEOUT)
+    policy = outbound.Policy.from_settings(
+        allow_private=settings.SSO_ALLOW_PRIVATE, ports=None, timeout=METADATA_TIMEOUT,
+        max_response_bytes=METADATA_MAX_BYTES + 1, user_agent="chatapp-saml/1",
+    )  # fmt: skip
     try:
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection.request("GET", path, headers={"Accept": "application/samlmetadata+xml, application/xml"})
-        response = connection.getresponse()  # redirects are not followed: a 3xx is an error below
-        if response.status != 200:
-            raise MetadataError(f"the metadata URL answered {response.status}")
-        body = response.read(METADATA_MAX_BYTES + 1)
-    except (OSError, ssl.SSLError) as exc:
-        raise MetadataError(f"fetching the metadata failed: {type(exc).__name__}") from None
-    finally:
-        connection.close()
-    if len(body) > METADATA_MAX_BYTES:
+        response = outbound.request(
+            "GET", url, policy=policy, headers={"Accept": "application/samlmetadata+xml, application/xml"}
+        )
+    except outbound.AddressRefused:
+        raise MetadataError(f"{parts.hostname} does not resolve to public addresses only") from None
+    except outbound.OutboundError as exc:
+        raise MetadataError(f"fetching the metadata failed: {exc}") from None
+    if response.status != 200:
+        raise MetadataError(f"the metadata URL answered {response.status}")
+    if response.truncated or len(response.body) > METADATA_MAX_BYTES:
         raise MetadataError("the metadata is larger than 1 MB")
-    return body
+    return response.body
 
 
 def fetch_idp_metadata(url: str, *, entity_id: str | None = None) -> dict:

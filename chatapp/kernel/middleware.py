@@ -14,6 +14,8 @@ logger = structlog.get_logger("chatapp.request")
 
 # Accept a caller's id only if it is a sane token, so log lines cannot be forged through the header.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Inbound integration URLs carry their credential in the path (/hooks/<kind>/<token>/...): never log it.
+_HOOK_TOKEN_RE = re.compile(r"^(/hooks/[^/]+/)[^/]+")
 
 
 class RequestIdMiddleware:
@@ -35,7 +37,7 @@ class RequestIdMiddleware:
         logger.info(
             "request",
             method=request.method,
-            path=request.path,
+            path=_HOOK_TOKEN_RE.sub(r"\1[redacted]", request.path),
             status=response.status_code,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             user_id=user.pk if user is not None and user.is_authenticated else None,
