@@ -33,6 +33,9 @@ _ADMIN = _MEMBER | {
     "api_keys.manage",
     "audit.read",
     "retention.view",
+    "plugins.view",
+    "plugins.manage",
+    "plugins.publish",
 }
 _OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage", "retention.manage"}
 _AUDITOR = {"org.view", "members.view", "channels.view", "audit.read", "retention.view"}
