@@ -81,7 +81,7 @@ def _entry_problem(info: zipfile.ZipInfo) -> str:
     mode = info.external_attr >> 16
     if mode and stat.S_ISLNK(mode):
         return f"entry {name!r} is a symbolic link"
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # no type bits: a plain file
         return f"entry {name!r} is not a regular file"
     if info.file_size > MAX_ENTRY_BYTES:
         return f"entry {name!r} is larger than {MAX_ENTRY_BYTES} bytes"

@@ -90,7 +90,8 @@ def publish(publisher, signing_key, operator, client_for, django_capture_on_comm
                 signature=packages.sign(signing_key, data), key_id=publisher["key_id"],
             )  # fmt: skip
         assert response.status_code == 201, response.json()
-        submission = response.json()
+        listed = publisher["client"].get(f"/api/v1/marketplace/publishers/{publisher['slug']}/packages/").json()
+        submission = next(row for row in listed if row["id"] == response.json()["id"])  # after the scan
         if approve:
             staff = client_for(operator)
             assert staff.post(f"/api/v1/marketplace/review-queue/{submission['id']}/start").status_code == 200
