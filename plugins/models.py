@@ -209,3 +209,42 @@ class AbuseReport(TenantModel):
     reason = models.TextField(max_length=4000)
     created = models.DateTimeField(default=timezone.now, editable=False)
     resolved = models.BooleanField(default=False)
+
+
+class Component(TenantModel):
+    """A UI component an organization built (plugins.components): kept private or published to the marketplace.
+    Each saved change is a new version row; `published` versions are frozen."""
+
+    class Output(models.TextChoices):
+        CARD = "card", "Card (restricted Adaptive Card JSON)"
+        HTML = "html", "Sanitized HTML"
+
+    class Kind(models.TextChoices):
+        MESSAGE_CARD = "message_card", "Message card"
+        FORM = "form", "Form (slash command or message action)"
+        LINK_PREVIEW = "link_preview", "Link preview"
+        DASHBOARD_TILE = "dashboard_tile", "Dashboard tile"
+
+    key = models.SlugField(max_length=60)
+    version = models.PositiveIntegerField(default=1)
+    name = models.CharField(max_length=80)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MESSAGE_CARD)
+    output = models.CharField(max_length=4, choices=Output.choices, default=Output.CARD)
+    input_schema = models.JSONField(default=dict)
+    template = models.JSONField(help_text="A card (JSON with Jinja in its strings) or an HTML template string.")
+    samples = models.JSONField(default=list, help_text='[{"name", "input", "expected"}]: the snapshot tests.')
+    published = models.BooleanField(default=False, help_text="Listed in the marketplace (frozen).")
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["key", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key", "version"], name="component_version_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.key} v{self.version}"

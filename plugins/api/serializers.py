@@ -220,3 +220,46 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
 class DecisionSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ComponentSerializer(serializers.Serializer):
+    key = serializers.SlugField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    output = serializers.CharField(read_only=True)
+    input_schema = serializers.JSONField(read_only=True)
+    template = serializers.JSONField(read_only=True)
+    samples = serializers.JSONField(read_only=True)
+    published = serializers.BooleanField(read_only=True)
+    docs = serializers.SerializerMethodField()
+
+    def get_docs(self, component) -> str:
+        from plugins.components import component_docs
+
+        return component_docs(name=component.name, description=component.description,
+                              input_schema=component.input_schema, samples=component.samples)  # fmt: skip
+
+
+class ComponentSaveSerializer(StrictSerializer):
+    key = serializers.SlugField(max_length=60)
+    name = serializers.CharField(max_length=80)
+    description = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    kind = serializers.ChoiceField(choices=["message_card", "form", "link_preview", "dashboard_tile"],
+                                   default="message_card")  # fmt: skip
+    output = serializers.ChoiceField(choices=["card", "html"])
+    input_schema = serializers.DictField()
+    template = serializers.JSONField()
+    samples = serializers.ListField(child=serializers.DictField(), max_length=50)
+
+
+class ComponentPreviewSerializer(StrictSerializer):
+    output = serializers.ChoiceField(choices=["card", "html"])
+    input_schema = serializers.DictField()
+    template = serializers.JSONField()
+    inputs = serializers.DictField()
+
+
+class ComponentPreviewResultSerializer(serializers.Serializer):
+    output = serializers.JSONField()

@@ -16,11 +16,16 @@ class PluginIdConverter:
 register_converter(PluginIdConverter, "plugin_id")
 inst = views.InstallationViewSet
 listing = views.OrgListingViewSet
+comp = views.ComponentViewSet
 
 # under orgs/<org_slug>/
 org_urlpatterns = [
     path("plugins/", inst.as_view({"get": "list", "post": "create"}), name="plugin-installation-list"),
     path("plugins/commands", inst.as_view({"post": "command"}), name="plugin-command"),
+    path("plugins/components/", comp.as_view({"get": "list", "post": "create"}), name="component-list"),
+    path("plugins/components/preview", comp.as_view({"post": "preview"}), name="component-preview"),
+    path("plugins/components/<slug:key>/", comp.as_view({"get": "retrieve"}), name="component-detail"),
+    path("plugins/components/<slug:key>/publish", comp.as_view({"post": "publish"}), name="component-publish"),
     path("plugins/listings/<plugin_id:plugin_id>/reviews", listing.as_view({"post": "review"}), name="plugin-review"),
     path("plugins/listings/<plugin_id:plugin_id>/report", listing.as_view({"post": "report"}), name="plugin-report"),
     path("plugins/<plugin_id:plugin_id>/", inst.as_view({"get": "retrieve", "delete": "destroy"}),
@@ -49,6 +54,7 @@ marketplace_urlpatterns = [
          name="publisher-key-revoke"),
     path("publishers/<slug:slug>/packages/", pub.as_view({"get": "submissions", "post": "upload"}),
          name="publisher-packages"),
+    path("components/", views.MarketplaceComponentViewSet.as_view({"get": "list"}), name="marketplace-components"),
     path("review-queue/", queue.as_view({"get": "list"}), name="review-queue"),
     path("review-queue/<int:pk>/start", queue.as_view({"post": "start"}), name="review-start"),
     path("review-queue/<int:pk>/approve", queue.as_view({"post": "approve"}), name="review-approve"),

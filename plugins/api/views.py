@@ -16,7 +16,7 @@ from chatapp.kernel.api import ORG_SLUG, OrgScopedViewSet
 from chatapp.kernel.errors import ProblemException
 from plugins import selectors
 from plugins.api import serializers as s
-from plugins.models import Installation, Plugin, PluginVersion, Publisher, PublisherKey
+from plugins.models import Component, Installation, Plugin, PluginVersion, Publisher, PublisherKey
 from plugins.permissions import PLUGINS_MANAGE, PLUGINS_PUBLISH, PLUGINS_VIEW
 from plugins.services import lifecycle, marketplace
 from rbac.services import has_perm, require_perm
@@ -374,3 +374,73 @@ class ReviewQueueViewSet(ViewSet):
 
 
 PublisherViewSet.parser_classes = [MultiPartParser, *APIView.parser_classes]
+
+
+class ComponentViewSet(OrgScopedViewSet):
+    """The component builder: save versions (samples are snapshot-tested), preview live, publish."""
+
+    queryset = Component.objects.all()
+    serializer_class = s.ComponentSerializer
+    pagination_class = None
+
+    def scoped_queryset(self):
+        return Component.objects.all()
+
+    @extend_schema(summary="List the organization's components (latest versions)", parameters=[ORG_SLUG])
+    def list(self, request, *args, **kwargs):
+        require_perm(user=request.user, org=self.organization, perm=PLUGINS_VIEW)
+        latest = {}
+        for component in self.get_queryset().order_by("key", "-version"):
+            latest.setdefault(component.key, component)
+        return Response(s.ComponentSerializer(list(latest.values()), many=True).data)
+
+    @extend_schema(summary="Save a new version of a component", request=s.ComponentSaveSerializer,
+                   responses={201: s.ComponentSerializer}, parameters=[ORG_SLUG])  # fmt: skip
+    def create(self, request, *args, **kwargs):
+        from plugins.services.components import component_save
+
+        data = dict(_valid(s.ComponentSaveSerializer, request.data))
+        component = component_save(actor=request.user, org=self.organization, **data)
+        return Response(s.ComponentSerializer(component).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Render a component on sample inputs (live preview)", request=s.ComponentPreviewSerializer,
+                   responses={200: s.ComponentPreviewResultSerializer}, parameters=[ORG_SLUG])  # fmt: skip
+    def preview(self, request, *args, **kwargs):
+        from plugins.components import ComponentError, render
+
+        require_perm(user=request.user, org=self.organization, perm=PLUGINS_PUBLISH)
+        data = _valid(s.ComponentPreviewSerializer, request.data)
+        try:
+            rendered = render(output=data["output"], template=data["template"], input_schema=data["input_schema"],
+                              inputs=data["inputs"])  # fmt: skip
+        except ComponentError as exc:
+            raise ValidationError(exc.errors) from None
+        return Response({"output": rendered})
+
+    @extend_schema(summary="Show a component's latest version and its generated docs",
+                   parameters=[ORG_SLUG, OpenApiParameter("key", str, OpenApiParameter.PATH)])  # fmt: skip
+    def retrieve(self, request, *args, **kwargs):
+        require_perm(user=request.user, org=self.organization, perm=PLUGINS_VIEW)
+        return Response(s.ComponentSerializer(self._latest()).data)
+
+    @extend_schema(summary="Publish the latest version to the marketplace", request=None,
+                   responses=s.ComponentSerializer,
+                   parameters=[ORG_SLUG, OpenApiParameter("key", str, OpenApiParameter.PATH)])  # fmt: skip
+    def publish(self, request, *args, **kwargs):
+        from plugins.services.components import component_publish
+
+        component = component_publish(actor=request.user, org=self.organization, component=self._latest())
+        return Response(s.ComponentSerializer(component).data)
+
+    def _latest(self):
+        component = self.get_queryset().filter(key=self.kwargs["key"]).order_by("-version").first()
+        if component is None:
+            raise NotFound()
+        return component
+
+
+class MarketplaceComponentViewSet(ViewSet):
+    @extend_schema(summary="Published components", responses=s.ComponentSerializer(many=True))
+    def list(self, request):
+        rows = Component.objects.filter(published=True).order_by("key", "-version")[:200]
+        return Response(s.ComponentSerializer(rows, many=True).data)
