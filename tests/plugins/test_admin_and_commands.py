@@ -119,3 +119,11 @@ def test_a_built_in_plugin_for_another_chatapp_version_is_skipped_with_a_warning
         assert "needs chatapp 9.0.0 or later; this server runs chatapp 0.1.0" in warning.msg
     finally:
         load_problems.clear()
+
+
+def test_reference_doc_is_generated_from_the_registries():
+    from plugins.reference import reference_markdown
+
+    text = (SCHEMA_PATH.parents[1] / "docs" / "plugins" / "reference.md").read_text()
+    assert text == reference_markdown(), "run: manage.py plugin reference --write docs/plugins/reference.md"
+    assert "| `messages.post` |" in text and "| `message.posted` |" in text

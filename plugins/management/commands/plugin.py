@@ -46,6 +46,7 @@ class Command(BaseCommand):
         sub.add_parser("keygen").add_argument("path")
         sub.add_parser("compile").add_argument("package")
         sub.add_parser("schema").add_argument("--write", action="store_true")
+        sub.add_parser("reference").add_argument("--write", metavar="PATH")
 
     def handle(self, *args, action, **options):
         getattr(self, f"do_{action}")(**options)
@@ -56,6 +57,16 @@ class Command(BaseCommand):
             self.stdout.write(f"wrote {SCHEMA_PATH}")
         else:
             self.stdout.write(manifest_schema_json())
+
+    def do_reference(self, write=None, **_):
+        from plugins.reference import reference_markdown
+
+        text = reference_markdown()
+        if write:
+            Path(write).write_text(text)
+            self.stdout.write(f"wrote {write}")
+        else:
+            self.stdout.write(text)
 
     def do_new(self, directory, id, name, publisher, **_):
         target = Path(directory)
