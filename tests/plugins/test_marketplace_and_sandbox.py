@@ -279,3 +279,68 @@ def test_a_fresh_sandbox_per_event_works_after_a_trap(acme, rogue, settings):
     rogue.refresh_from_db()
     assert not isinstance(deliver_text(rogue, acme.public, "hello"), Exception)
     assert Message.objects.filter(body="rogue saw: hello").count() == 1
+
+
+# --- publishers, keys, feedback ---------------------------------------------------------------------------
+
+
+def test_another_orgs_publisher_is_a_404(globex, client_for, publisher):
+    client = client_for(globex.admin)
+    assert client.get("/api/v1/marketplace/publishers/acme-labs/").status_code == 404
+    response = client.post("/api/v1/marketplace/publishers/acme-labs/keys/", {"public_key": "x"}, format="json")
+    assert response.status_code == 404
+    assert client.get("/api/v1/marketplace/publishers/acme-labs/packages/").status_code == 404
+
+
+def test_key_rotation_retires_the_old_key(publisher, signing_key, echo_package):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    new = Ed25519PrivateKey.generate()
+    body = {"public_key": public_b64(new), "retire_others": True}
+    response = publisher["client"].post("/api/v1/marketplace/publishers/acme-labs/keys/", body, format="json")
+    assert response.status_code == 201
+    keys = {k["key_id"]: k["status"] for k in publisher["client"].get(
+        "/api/v1/marketplace/publishers/acme-labs/").json()["keys"]}  # fmt: skip
+    assert keys[publisher["key_id"]] == "retired" and keys[response.json()["key_id"]] == "active"
+    refused(signed_upload(publisher, signing_key, echo_package), "is retired")
+    response = upload(publisher["client"], "acme-labs", echo_package, signature=packages.sign(new, echo_package),
+                      key_id=response.json()["key_id"])  # fmt: skip
+    assert response.status_code == 201
+
+
+def test_not_a_public_key_is_a_clear_400(publisher):
+    response = publisher["client"].post("/api/v1/marketplace/publishers/acme-labs/keys/",
+                                        {"public_key": "bm90IGEga2V5"}, format="json")  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["errors"]["public_key"] == ["Not a base64 Ed25519 public key (32 raw bytes)."]
+
+
+def test_private_plugin_is_visible_only_to_its_org_and_approved_by_another_manager(
+    acme, globex, client_for, publisher, signing_key, echo_package, django_capture_on_commit_callbacks, eager
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(publisher["client"], "acme-labs", echo_package, private=True,
+                          signature=packages.sign(signing_key, echo_package), key_id=publisher["key_id"])  # fmt: skip
+    version_id = response.json()["id"]
+    # the uploader (acme.admin) may not review it; the owner (plugins.manage, not the uploader) may
+    assert client_for(acme.admin).post(f"/api/v1/marketplace/review-queue/{version_id}/start").status_code == 403
+    owner = client_for(acme.owner)
+    assert owner.post(f"/api/v1/marketplace/review-queue/{version_id}/start").status_code == 200
+    assert owner.post(f"/api/v1/marketplace/review-queue/{version_id}/approve").json()["status"] == "approved"
+    assert client_for(globex.admin).get(f"/api/v1/marketplace/plugins/{ECHO}/").status_code == 404
+    assert install(client_for(globex.admin), "globex", ECHO, ECHO_CAPS).status_code == 400
+    assert install(client_for(acme.admin), "acme", ECHO, ECHO_CAPS).status_code == 201
+
+
+def test_reviews_and_abuse_reports(acme, client_for, publish, echo_package):
+    publish(echo_package)
+    admin = client_for(acme.admin)
+    assert admin.post(f"/api/v1/orgs/acme/plugins/listings/{ECHO}/reviews", {"rating": 4, "text": "good"},
+                      format="json").status_code == 201  # fmt: skip
+    assert client_for(acme.member).post(f"/api/v1/orgs/acme/plugins/listings/{ECHO}/reviews", {"rating": 1},
+                                        format="json").status_code == 403  # fmt: skip
+    listing = admin.get(f"/api/v1/marketplace/plugins/{ECHO}/").json()
+    assert (listing["rating"], listing["review_count"]) == (4.0, 1)
+    assert client_for(acme.member).post(f"/api/v1/orgs/acme/plugins/listings/{ECHO}/report", {"reason": "spam"},
+                                        format="json").status_code == 201  # fmt: skip
+    assert AuditEvent.objects.filter(event_name="plugin.listing_reported").count() == 1
