@@ -7,6 +7,7 @@ cached under PLUGIN_STORE_DIR/build/ keyed by the hash of every source file and 
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -65,7 +66,9 @@ def wasm_build(directory: Path) -> bytes:
         if result.returncode != 0:
             raise BuildError((result.stderr or result.stdout).strip().splitlines()[:20])
         cached.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(target, cached)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(target, partial)
+        partial.replace(cached)  # atomic: a parallel build (test workers) never reads half a file
     return cached.read_bytes()
 
 

@@ -16,6 +16,8 @@ MAX_RESPONSE_BYTES = 256 * 1024
 TIMEOUT_SECONDS = 5.0
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 USER_AGENT = "chatapp-plugin/1"
+CONNECTION_HEADERS = frozenset({"host", "connection", "transfer-encoding", "content-length", "upgrade", "te",
+                                "proxy-authorization", "keep-alive", "user-agent"})  # fmt: skip
 
 
 class OutboundError(Exception):
@@ -57,6 +59,8 @@ def request(method: str, url: str, *, headers: dict[str, str], body: bytes) -> R
     else:
         conn = transport._PinnedHTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
     try:
+        # The plugin chooses its headers, except those that steer the connection itself.
+        headers = {k: v for k, v in headers.items() if str(k).lower() not in CONNECTION_HEADERS}
         conn.request(method, target, body=body or None, headers={**headers, "User-Agent": USER_AGENT})
         response = conn.getresponse()
         data = response.read(MAX_RESPONSE_BYTES + 1)

@@ -108,9 +108,10 @@ class InstallationViewSet(OrgScopedViewSet):
     @extend_schema(summary="Change settings (secret fields are write-only)", request=s.SettingsSerializer,
                    responses=s.InstallationSerializer, parameters=[ORG_SLUG, PLUGIN_ID])  # fmt: skip
     def configure(self, request, *args, **kwargs):
+        installation = self._installation()  # another organization's plugin: 404 before any validation
         data = _valid(s.SettingsSerializer, request.data)
         installation = lifecycle.installation_configure(
-            actor=request.user, org=self.organization, installation=self._installation(), values=data["values"]
+            actor=request.user, org=self.organization, installation=installation, values=data["values"]
         )
         return self._render(installation)
 
@@ -143,8 +144,8 @@ class InstallationViewSet(OrgScopedViewSet):
         responses=s.InstallationSerializer, parameters=[ORG_SLUG, PLUGIN_ID],
     )  # fmt: skip
     def change_version(self, request, *args, **kwargs):
-        data = _valid(s.VersionChangeSerializer, request.data)
         installation = self._installation()
+        data = _valid(s.VersionChangeSerializer, request.data)
         version = installation.plugin.versions.filter(version=data["version"]).first()
         if version is None:
             raise ValidationError({"version": [f"{installation.plugin.name} has no version {data['version']}."]})
@@ -155,17 +156,18 @@ class InstallationViewSet(OrgScopedViewSet):
     @extend_schema(summary="Consent to the capabilities of the pending version", request=s.ConsentSerializer,
                    responses=s.InstallationSerializer, parameters=[ORG_SLUG, PLUGIN_ID])  # fmt: skip
     def consent(self, request, *args, **kwargs):
+        installation = self._installation()
         data = _valid(s.ConsentSerializer, request.data)
         return self._render(lifecycle.installation_consent_pending(
-            actor=request.user, org=self.organization, installation=self._installation(),
-            consent=data["consent"]))  # fmt: skip
+            actor=request.user, org=self.organization, installation=installation, consent=data["consent"]))  # fmt: skip
 
     @extend_schema(summary="Set the channels the plugin may use", request=s.ChannelsSerializer,
                    responses=s.InstallationSerializer, parameters=[ORG_SLUG, PLUGIN_ID])  # fmt: skip
     def set_channels(self, request, *args, **kwargs):
+        installation = self._installation()
         data = _valid(s.ChannelsSerializer, request.data)
         return self._render(lifecycle.installation_set_channels(
-            actor=request.user, org=self.organization, installation=self._installation(),
+            actor=request.user, org=self.organization, installation=installation,
             channels=self._channels(data["channel_ids"])))  # fmt: skip
 
     @extend_schema(summary="Run a plugin's slash command", request=s.CommandSerializer,
@@ -218,15 +220,17 @@ class OrgListingViewSet(OrgScopedViewSet):
     @extend_schema(summary="Rate and review a listing (org admins)", request=s.ReviewSerializer, responses={201: None},
                    parameters=[ORG_SLUG, PLUGIN_ID])  # fmt: skip
     def review(self, request, *args, **kwargs):
+        plugin = self._plugin()
         data = _valid(s.ReviewSerializer, request.data)
-        marketplace.listing_review(actor=request.user, org=self.organization, plugin=self._plugin(), **data)
+        marketplace.listing_review(actor=request.user, org=self.organization, plugin=plugin, **data)
         return Response(status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Report a listing for abuse", request=s.ReportSerializer, responses={201: None},
                    parameters=[ORG_SLUG, PLUGIN_ID])  # fmt: skip
     def report(self, request, *args, **kwargs):
+        plugin = self._plugin()
         data = _valid(s.ReportSerializer, request.data)
-        marketplace.listing_report(actor=request.user, org=self.organization, plugin=self._plugin(), **data)
+        marketplace.listing_report(actor=request.user, org=self.organization, plugin=plugin, **data)
         return Response(status=status.HTTP_201_CREATED)
 
 
