@@ -8,6 +8,7 @@ plugin that fails PLUGIN_FAILURE_LIMIT times within PLUGIN_FAILURE_WINDOW_SECOND
 organization, its admins told by e-mail.
 """
 
+import contextlib
 import time
 from datetime import timedelta
 
@@ -177,3 +178,30 @@ def _tell_admins(installation: Installation) -> None:
             recipient_list=recipients,
             fail_silently=True,
         )
+
+
+def data_migrate(*, installation_id: int, handler: str, from_version: str) -> None:
+    """After a version change, run the data migration the new version declares (`data_migrations` in its
+    manifest) for data written by `from_version`: a built-in plugin's module function `handler(ctx, from_version)`,
+    or a sandboxed plugin's handler called with kind "job" and name "migrate:<handler>". A failure is recorded
+    like any other (audited, counted toward the health limit)."""
+    installation = Installation.objects.select_related("plugin", "version", "organization", "service_user").get(
+        pk=installation_id
+    )
+    if installation.plugin.kind == Plugin.Kind.BUILTIN:
+        from plugins.registry import builtin_plugins
+
+        function = builtin_plugins[installation.plugin.plugin_id].handler(handler)
+        if function is None:
+            record_failure(installation, kind="job", name=handler,
+                           failure=DeliveryFailed("missing", f"the plugin has no {handler} function"))  # fmt: skip
+            return
+        try:
+            function(PluginContext(installation), from_version)
+        except Exception as exc:
+            logger.exception("plugin.data_migration_failed", plugin=installation.plugin.plugin_id)
+            record_failure(installation, kind="job", name=handler,
+                           failure=DeliveryFailed("error", f"{type(exc).__name__} in {handler}"))  # fmt: skip
+        return
+    with contextlib.suppress(DeliveryFailed):  # recorded by deliver
+        deliver(installation, kind="job", name=f"migrate:{handler}", payload={"from_version": from_version})

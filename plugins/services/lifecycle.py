@@ -208,11 +208,17 @@ def _switch(*, actor, org, installation: Installation, version: PluginVersion) -
     installation.pending_version = None
     installation.consented_capabilities = sorted(set(installation.consented_capabilities) | set(version.capabilities))
     installation.save(update_fields=["version", "pending_version", "consented_capabilities"])
+    migration = _migration_for(version, before)
     audit_record(
         org=org, event=events.PLUGIN_VERSION_CHANGED, actor=actor, target=installation,
-        changes={"version": [before, version.version]},
-        metadata={"data_migration": _migration_for(version, before)},
+        changes={"version": [before, version.version]}, metadata={"data_migration": migration},
     )  # fmt: skip
+    if migration:
+        from plugins.runtime import data_migrate
+
+        transaction.on_commit(
+            lambda: data_migrate(installation_id=installation.pk, handler=migration, from_version=before)
+        )
     return installation
 
 
