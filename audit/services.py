@@ -30,9 +30,16 @@ class Actor:
         """A User (or AnonymousUser, or None for the system) as an audit actor."""
         if isinstance(actor, Actor):
             return actor
+        if isinstance(getattr(actor, "audit_actor", None), Actor):
+            return actor.audit_actor  # a service identity acting for a plugin: plugin:<id>@<version>
         if actor is None or not getattr(actor, "is_authenticated", False):
             return cls(ActorType.SYSTEM)
         return cls(ActorType.USER, str(actor.pk), actor.email)
+
+    @classmethod
+    def plugin(cls, plugin_id: str, version: str) -> "Actor":
+        """A plugin acting through the plugin API, labelled plugin:<id>@<version>."""
+        return cls(ActorType.PLUGIN, f"{plugin_id}@{version}", f"plugin:{plugin_id}@{version}")
 
     @classmethod
     def system(cls, name: str) -> "Actor":

@@ -11,4 +11,5 @@ urlpatterns = [
     path("orgs/<slug:org_slug>/", include("analytics.observability.api.urls")),
     path("instance/analytics/", include("analytics.observability.api.instance_urls")),
     path("orgs/<slug:org_slug>/", include("plugins.integrations.api.urls")),
+    path("", include("plugins.api.urls_root")),
 ]

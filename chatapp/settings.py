@@ -173,6 +173,7 @@ INSTALLED_APPS = [
     "analytics.revenue",
     "analytics.observability",
     "plugins.integrations",
+    "plugins",
 ]
 
 MIDDLEWARE = [
@@ -634,3 +635,32 @@ INTEGRATIONS_WEBHOOK_DISABLE_AFTER_DAYS = env.int("INTEGRATIONS_WEBHOOK_DISABLE_
 # Incoming webhooks: requests per minute per hook.
 INTEGRATIONS_INCOMING_RATE_PER_MINUTE = env.int("INTEGRATIONS_INCOMING_RATE_PER_MINUTE", default=60)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WebhookDeliveryStatusEnum"] = "plugins.integrations.models.DeliveryStatus"
+# --- Plugins (plugins/, docs/plugins/) ------------------------------------------------------------------
+import tomllib  # noqa: E402
+
+# The version plugins' min/max_chatapp_version are checked against: the project's own version.
+CHATAPP_VERSION = env.str(
+    "CHATAPP_VERSION", default=tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"]
+)
+# Built-in plugins by module path, besides those installed packages declare in the `chatapp.plugins` entry points.
+CHATAPP_BUILTIN_PLUGINS = env.list("CHATAPP_BUILTIN_PLUGINS", default=[])
+# Where compiled components and uploaded packages are kept (compiled files are only loaded from here).
+PLUGIN_STORE_DIR = Path(env.str("PLUGIN_STORE_DIR", default=str(VAR_DIR / "plugins")))
+# Development mode: unsigned and unapproved plugins install (shown as such everywhere). Never in production.
+PLUGIN_DEV_MODE = env.bool("PLUGIN_DEV_MODE", default=False)
+# Sandbox limits per event: WebAssembly fuel (instructions, roughly), linear memory, wall-clock time.
+PLUGIN_FUEL = env.int("PLUGIN_FUEL", default=200_000_000)
+PLUGIN_MEMORY_BYTES = env.int("PLUGIN_MEMORY_BYTES", default=128 * 1024 * 1024)
+PLUGIN_TIMEOUT_MS = env.int("PLUGIN_TIMEOUT_MS", default=2000)
+# Health: this many failures within the window disable a plugin in an organization (its admins are told).
+PLUGIN_FAILURE_LIMIT = env.int("PLUGIN_FAILURE_LIMIT", default=5)
+PLUGIN_FAILURE_WINDOW_SECONDS = env.int("PLUGIN_FAILURE_WINDOW_SECONDS", default=600)
+PLUGIN_KV_QUOTA_BYTES = env.int("PLUGIN_KV_QUOTA_BYTES", default=1024 * 1024)
+PLUGIN_PACKAGE_MAX_BYTES = env.int("PLUGIN_PACKAGE_MAX_BYTES", default=64 * 1024 * 1024)
+# SHA-256 of packages or components known to be malicious: refused at upload and never run.
+PLUGIN_BLOCKED_SHA256 = env.list("PLUGIN_BLOCKED_SHA256", default=[])
+# Package uploads (POST /api/v1/marketplace/publishers/<slug>/packages) may exceed the general body limit.
+BODY_SIZE_LIMIT_BY_PATH_PREFIX = {"/api/v1/marketplace/publishers/": PLUGIN_PACKAGE_MAX_BYTES + 64 * 1024}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {"PluginKindEnum": "plugins.models.Plugin.Kind", "PluginVersionStatusEnum": "plugins.models.PluginVersion.Status"}
+)

@@ -36,6 +36,9 @@ _ADMIN = _MEMBER | {
     "errors.view",
     "errors.manage",
     "performance.view",
+    "plugins.view",
+    "plugins.manage",
+    "plugins.publish",
 }
 _OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage", "retention.manage"}
 _OWNER |= {"org.export"}  # portability: the whole organization in one file

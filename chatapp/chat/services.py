@@ -63,6 +63,8 @@ def channel_create(*, actor: User, org: Organization, name: str, topic: str = ""
         org=org, event=events.CHANNEL_CREATED, actor=actor, target=channel,
         changes=diff({}, snapshot(channel, CHANNEL_AUDITED_FIELDS)),
     )  # fmt: skip
+    if not channel.is_private:  # plugins are not told private channels exist
+        _plugin_event(org, "channel.created", actor, id=channel.pk, name=channel.name, topic=channel.topic)
     return channel
 
 
@@ -128,6 +130,7 @@ def channel_member_add(*, actor: User, org: Organization, channel: Channel, user
             org=org, event=events.CHANNEL_MEMBER_ADDED, actor=actor, target=channel,
             metadata={"user_id": user.pk, "user": user.email},
         )  # fmt: skip
+        _plugin_event(org, "channel.member_added", actor, channel_id=channel.pk, user_id=user.pk)
     return member, created
 
 
@@ -158,7 +161,16 @@ def message_post(*, actor: User, org: Organization, channel: Channel, body: str)
     message = Message.objects.create(organization=org, channel=channel, author=actor, body=_clean_body(body))
     # Message bodies stay out of the audit trail: it records that something was said, not what.
     audit_record(org=org, event=events.MESSAGE_POSTED, actor=actor, target=_message_target(message))
+    _plugin_event(org, "message.posted", actor, channel_id=channel.pk, message_id=message.pk, author_id=actor.pk,
+                  body=message.body)  # fmt: skip
     return message
+
+
+def _plugin_event(org: Organization, event: str, actor, **payload) -> None:
+    """Tell the organization's plugins after commit (plugins.runtime); a plugin's own doings are not echoed."""
+    from plugins.runtime import events_emit, source_installation
+
+    events_emit(org=org, event=event, payload=payload, source_installation_id=source_installation(actor))
 
 
 def _message_target(message: Message) -> Target:

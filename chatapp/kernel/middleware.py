@@ -58,6 +58,10 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        # Routes that take large uploads on purpose (plugin packages) name their own limit by path prefix.
+        for prefix, larger in getattr(settings, "BODY_SIZE_LIMIT_BY_PATH_PREFIX", {}).items():
+            if request.path.startswith(prefix):
+                limit = larger
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -12,6 +12,7 @@ from accounts.models import ApiKey, IdentityProvider
 from accounts.services import api_key_create
 from chatapp.chat.models import LegalHold
 from chatapp.kernel.api import OrgScopedViewSet
+from plugins.models import Component
 from rbac.models import AccessReview, Grant, Role, Team, TeamMember
 from tests.factories import ChannelFactory, MembershipFactory, MessageFactory
 
@@ -42,7 +43,12 @@ ROUTES = org_routes()
 
 def fill(route, org_slug, ids):
     path = route.replace("<slug:org_slug>", org_slug)
-    return "/" + re.sub(r"<int:(\w+)>", lambda m: str(ids[m.group(1)]), path)
+    return "/" + re.sub(r"<\w+:(\w+)>", lambda m: str(ids[m.group(1)]), path)
+
+
+def has_object(route) -> bool:
+    """The route names an object (an id, a key, a plugin id), not only the organization."""
+    return bool(re.search(r"<(?!slug:org_slug>)\w+:\w+>", route))
 
 
 def test_every_org_route_is_covered():
@@ -73,6 +79,11 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
         "team_pk": team.pk,
         "user_id": globex.member.pk,
         "review_pk": review.pk,
+        # plugins: a component of globex, and a plugin id (installed or not, it is not acme's)
+        "key": Component.objects.create(
+            organization=globex.org, key="globex-card", name="globex card", template={}
+        ).key,
+        "plugin_id": "com.globex.plugin",
     }
     intruder = client_for(acme.owner)  # an owner: every permission, but in the wrong organization
     # the word the foreign message holds (without naming its organization), and a period for reports that need one
@@ -81,7 +92,7 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
         # through the other organization's slug: as if it did not exist
         response = getattr(intruder, method)(fill(route, "globex", ids), params if method == "get" else {})
         assert response.status_code == 404, (method, route, response.content)
-        if "<int:" in route:
+        if has_object(route):
             # the other organization's object ids through one's own slug: as if they did not exist
             response = getattr(intruder, method)(fill(route, "acme", ids), params if method == "get" else {})
             assert response.status_code == 404, (method, route, response.content)

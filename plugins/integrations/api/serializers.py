@@ -19,7 +19,7 @@ class CatalogueEntrySerializer(serializers.Serializer):
     installed = serializers.BooleanField()
 
 
-class InstallationSerializer(serializers.ModelSerializer):
+class IntegrationInstallationSerializer(serializers.ModelSerializer):
     """Settings without secrets: for each secret field, only whether it is set."""
 
     secrets_set = serializers.SerializerMethodField()
@@ -38,15 +38,15 @@ class InstallationSerializer(serializers.ModelSerializer):
         return f"/hooks/{obj.integration}/…{obj.inbound_token_hint}/" if obj.inbound_token_hint else ""
 
 
-class InstallationCreatedSerializer(InstallationSerializer):
+class InstallationCreatedSerializer(IntegrationInstallationSerializer):
     inbound_token = serializers.CharField(help_text="The secret part of the inbound URL; shown only now.")
     inbound_url = serializers.CharField()
 
-    class Meta(InstallationSerializer.Meta):
-        fields = [*InstallationSerializer.Meta.fields, "inbound_token"]
+    class Meta(IntegrationInstallationSerializer.Meta):
+        fields = [*IntegrationInstallationSerializer.Meta.fields, "inbound_token"]
 
 
-class InstallSerializer(StrictSerializer):
+class IntegrationInstallSerializer(StrictSerializer):
     integration = serializers.CharField(max_length=40)
     settings = serializers.JSONField(required=False, default=dict)
 
@@ -133,7 +133,7 @@ class AttemptSerializer(serializers.ModelSerializer):
                   "latency_ms", "error"]  # fmt: skip
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.CharField(source="event.event_id")
     event_type = serializers.CharField(source="event.event_type")
     endpoint_id = serializers.IntegerField()
@@ -145,11 +145,11 @@ class DeliverySerializer(serializers.ModelSerializer):
                   "last_status_code", "last_error", "replay_of_id", "is_test", "created", "finished_at"]  # fmt: skip
 
 
-class DeliveryDetailSerializer(DeliverySerializer):
+class DeliveryDetailSerializer(WebhookDeliverySerializer):
     attempt_log = AttemptSerializer(many=True)
 
-    class Meta(DeliverySerializer.Meta):
-        fields = [*DeliverySerializer.Meta.fields, "attempt_log"]
+    class Meta(WebhookDeliverySerializer.Meta):
+        fields = [*WebhookDeliverySerializer.Meta.fields, "attempt_log"]
 
 
 class ReplayResultSerializer(serializers.Serializer):

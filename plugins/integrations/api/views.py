@@ -51,7 +51,7 @@ class CatalogueViewSet(ManageOnly, OrgScopedViewSet):
 @extend_schema_view(
     list=extend_schema(summary="Installed integrations (secrets never shown)", parameters=[ORG_SLUG]),
     retrieve=extend_schema(summary="One installed integration", parameters=[ORG_SLUG]),
-    create=extend_schema(summary="Install an integration", request=s.InstallSerializer,
+    create=extend_schema(summary="Install an integration", request=s.IntegrationInstallSerializer,
                          responses={201: s.InstallationCreatedSerializer}, parameters=[ORG_SLUG]),
     partial_update=extend_schema(summary="Configure an installed integration", request=s.ConfigureSerializer,
                                  parameters=[ORG_SLUG]),
@@ -59,19 +59,19 @@ class CatalogueViewSet(ManageOnly, OrgScopedViewSet):
 )  # fmt: skip
 class InstallationViewSet(ManageOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     queryset = Installation.objects.all()
-    serializer_class = s.InstallationSerializer
+    serializer_class = s.IntegrationInstallationSerializer
     pagination_class = None
 
     def scoped_queryset(self):
         return selectors.installations_of(org=self.organization)
 
     def create(self, request, *args, **kwargs):
-        data = s.InstallSerializer(data=request.data)
+        data = s.IntegrationInstallSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         installation, token = installations.integration_install(
             actor=request.user, org=self.organization, **data.validated_data
         )
-        body = s.InstallationSerializer(installation).data
+        body = s.IntegrationInstallationSerializer(installation).data
         body.update(inbound_token=token, inbound_url=f"/hooks/{installation.integration}/{token}/")
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -82,7 +82,7 @@ class InstallationViewSet(ManageOnly, mixins.ListModelMixin, mixins.RetrieveMode
         installation = installations.integration_configure(
             actor=request.user, org=self.organization, installation=installation, **data.validated_data
         )
-        return Response(s.InstallationSerializer(installation).data)
+        return Response(s.IntegrationInstallationSerializer(installation).data)
 
     def destroy(self, request, *args, **kwargs):
         installations.integration_uninstall(actor=request.user, org=self.organization, installation=self.get_object())
@@ -97,7 +97,7 @@ class InstallationViewSet(ManageOnly, mixins.ListModelMixin, mixins.RetrieveMode
             actor=request.user, org=self.organization, installation=installation
         )
         installation.refresh_from_db()
-        body = s.InstallationSerializer(installation).data
+        body = s.IntegrationInstallationSerializer(installation).data
         body.update(inbound_token=token, inbound_url=f"/hooks/{installation.integration}/{token}/")
         return Response(body)
 
@@ -223,7 +223,7 @@ class DeliveryFilter(filters.FilterSet):
 )  # fmt: skip
 class DeliveryViewSet(ManageOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     queryset = Delivery.objects.all()
-    serializer_class = s.DeliverySerializer
+    serializer_class = s.WebhookDeliverySerializer
     filterset_class = DeliveryFilter
 
     def scoped_queryset(self):
@@ -233,7 +233,7 @@ class DeliveryViewSet(ManageOnly, mixins.ListModelMixin, mixins.RetrieveModelMix
         return queryset
 
     def get_serializer_class(self):
-        return s.DeliveryDetailSerializer if self.action == "retrieve" else s.DeliverySerializer
+        return s.DeliveryDetailSerializer if self.action == "retrieve" else s.WebhookDeliverySerializer
 
     @extend_schema(summary="Send this delivery's event again to its endpoint", request=None,
                    responses=s.ReplayResultSerializer, parameters=[ORG_SLUG])  # fmt: skip
