@@ -7,4 +7,6 @@ urlpatterns = [
     path("orgs/<slug:org_slug>/", include("chatapp.chat.api.urls")),
     path("orgs/<slug:org_slug>/", include("audit.api.urls")),
     path("orgs/<slug:org_slug>/", include("rbac.api.urls")),
+    path("orgs/<slug:org_slug>/", include("analytics.api.urls")),
+    path("instance/analytics/", include("analytics.api.instance_urls")),
 ]

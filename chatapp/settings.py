@@ -159,6 +159,7 @@ INSTALLED_APPS = [
     "rbac",
     "audit",
     "chatapp.chat",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -551,3 +552,20 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
+
+# --- Analytics (analytics/) -----------------------------------------------------------------------------
+ANALYTICS_ENABLED = env.bool("ANALYTICS_ENABLED", default=True)
+# Raw events are kept this long (whole monthly partitions on PostgreSQL); rollups are kept for good.
+ANALYTICS_RETENTION_DAYS = env.int("ANALYTICS_RETENTION_DAYS", default=90)
+# track() buffers events in the process and writes them after responses: at most this often, or this many.
+ANALYTICS_AUTOFLUSH = env.bool("ANALYTICS_AUTOFLUSH", default=True)
+ANALYTICS_FLUSH_SECONDS = env.float("ANALYTICS_FLUSH_SECONDS", default=1.0)
+ANALYTICS_FLUSH_MAX = env.int("ANALYTICS_FLUSH_MAX", default=500)
+# An undeclared event name in track() raises (tests, development) instead of being logged and dropped.
+ANALYTICS_STRICT_EVENTS = env.bool(
+    "ANALYTICS_STRICT_EVENTS", default=DEBUG or "pytest" in __import__("sys").modules
+)
+# Events received this long before a fill pass started are re-checked as late arrivals by the next pass.
+ANALYTICS_LATE_MARGIN_SECONDS = env.int("ANALYTICS_LATE_MARGIN_SECONDS", default=300)
+# Largest PostHog ingest body accepted, after decompression.
+ANALYTICS_INGEST_MAX_BYTES = env.int("ANALYTICS_INGEST_MAX_BYTES", default=5 * 1024 * 1024)

@@ -5,6 +5,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
+from analytics import events as analytics_events
+from analytics.tracking import track
 from audit.services import Target, audit_record, diff, snapshot
 from chatapp.chat import audit_events as events
 from chatapp.chat.models import Channel, ChannelMember, Message
@@ -63,6 +65,7 @@ def channel_create(*, actor: User, org: Organization, name: str, topic: str = ""
         org=org, event=events.CHANNEL_CREATED, actor=actor, target=channel,
         changes=diff({}, snapshot(channel, CHANNEL_AUDITED_FIELDS)),
     )  # fmt: skip
+    track(analytics_events.CHANNEL_CREATED, org=org, user=actor, channel=channel)
     return channel
 
 
@@ -158,6 +161,7 @@ def message_post(*, actor: User, org: Organization, channel: Channel, body: str)
     message = Message.objects.create(organization=org, channel=channel, author=actor, body=_clean_body(body))
     # Message bodies stay out of the audit trail: it records that something was said, not what.
     audit_record(org=org, event=events.MESSAGE_POSTED, actor=actor, target=_message_target(message))
+    track(analytics_events.MESSAGE_POSTED, org=org, user=actor, channel=channel)
     return message
 
 
