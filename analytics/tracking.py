@@ -105,9 +105,12 @@ class EventBuffer:
         if not batch:
             return 0
         try:
+            from django.db import transaction
+
             from analytics.services import events_store
 
-            return events_store(rows=batch, source="server")
+            with transaction.atomic():  # a savepoint inside a caller's transaction: a failure leaves it usable
+                return events_store(rows=batch, source="server")
         except Exception:
             WRITE_FAILURES.inc(len(batch))
             logger.exception("analytics: could not write events", count=len(batch))

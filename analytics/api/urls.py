@@ -13,7 +13,7 @@ urlpatterns = [
     path("analytics/retention", A.as_view({"get": "retention"}), name="analytics-retention"),
     path("analytics/features", A.as_view({"get": "features"}), name="analytics-features"),
     path("analytics/events", A.as_view({"post": "events"}), name="analytics-events"),
-    path("analytics/settings", A.as_view({"get": "settings", "patch": "update_settings"}), name="analytics-settings"),
+    path("analytics/settings", A.as_view({"get": "settings_show", "patch": "update_settings"}), name="analytics-settings"),
     path("analytics/ingest-keys/", views.IngestKeyViewSet.as_view({"get": "list", "post": "create"}),
          name="analytics-ingest-key-list"),
     path("analytics/ingest-keys/<int:pk>/", views.IngestKeyViewSet.as_view({"delete": "destroy"}),

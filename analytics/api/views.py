@@ -172,7 +172,7 @@ class AnalyticsViewSet(OrgScopedViewSet):
 
     @extend_schema(summary="The organization's analytics settings", parameters=[ORG_SLUG],
                    responses=SettingsSerializer)  # fmt: skip
-    def settings(self, request, *args, **kwargs):
+    def settings_show(self, request, *args, **kwargs):
         require_perm(user=request.user, org=self.organization, perm=ANALYTICS_MANAGE)
         return Response({"enabled": services.analytics_settings_of(self.organization).enabled})
 

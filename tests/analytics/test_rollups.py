@@ -34,7 +34,9 @@ event_strategy = st.tuples(
 
 
 def _stored(stat):
-    return {(r.organization_id, r.object_id, r.subgroup, r.bucket): r.value for r in RollupCount.objects.filter(stat=stat)}
+    return {
+        (r.organization_id, r.object_id, r.subgroup, r.bucket): r.value for r in RollupCount.objects.filter(stat=stat)
+    }
 
 
 def _brute(raw, orgs):
