@@ -56,7 +56,7 @@ def _brute(raw, orgs):
             expected["person_events:day"][(org, person, name, day)] += 1
             expected["person_clients:day"][(org, person, client, day)] += 1
             people[(org, day)].add(person)
-            people[(None, day)].add((person))
+            people[(None, day)].add(person)
     for (org, day), persons in people.items():
         expected["active_users:day"][(org, 0, "", day)] = len(persons)
     for org in [o.pk for o in orgs] + [None]:

@@ -83,7 +83,7 @@ def test_weekly_retention_cohorts(history, acme, client_for):
 
 
 def test_team_filter(history, acme, client_for):
-    people, team = history
+    _people, team = history
     weekly = _series(client_for(acme.admin), f"metric=active_users&interval=week&team={team.pk}&{RANGE}")
     assert weekly[""] == [2, 2, 1, 0]
     messages = _series(client_for(acme.admin), f"metric=messages_sent&interval=week&team={team.pk}&{RANGE}")
