@@ -7,6 +7,7 @@ import pytest
 
 from analytics.services import events_store
 from analytics.tracking import buffer, person_of
+from tests.browser.conftest import browser_page  # noqa: F401  (headless Chromium for the page test)
 
 
 @pytest.fixture(autouse=True)
