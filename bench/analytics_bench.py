@@ -53,8 +53,8 @@ def seed_raw(org_id: int, start: datetime, seconds: int, n: int) -> None:
             SELECT %s, (ARRAY['message.posted','message.posted','channel.created','user.logged_in','$pageview'])
                        [1 + (i %% 5)],
                    %s::timestamptz + ((i::bigint * %s) / %s) * interval '1 second', now(), gen_random_uuid(),
-                   1 + (i::bigint * 7919) %% %s, 1 + (i %% 20), (ARRAY['web','mobile','api'])[1 + (i %% 3)], 'server', NULL,
-                   '{}'::jsonb
+                   1 + (i::bigint * 7919) %% %s, 1 + (i %% 20), (ARRAY['web','mobile','api'])[1 + (i %% 3)],
+                   'server', NULL, '{}'::jsonb
             FROM generate_series(0, %s - 1) AS i
             """,
             [org_id, start, seconds, n, PEOPLE, n],

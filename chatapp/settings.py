@@ -562,9 +562,7 @@ ANALYTICS_AUTOFLUSH = env.bool("ANALYTICS_AUTOFLUSH", default=True)
 ANALYTICS_FLUSH_SECONDS = env.float("ANALYTICS_FLUSH_SECONDS", default=1.0)
 ANALYTICS_FLUSH_MAX = env.int("ANALYTICS_FLUSH_MAX", default=500)
 # An undeclared event name in track() raises (tests, development) instead of being logged and dropped.
-ANALYTICS_STRICT_EVENTS = env.bool(
-    "ANALYTICS_STRICT_EVENTS", default=DEBUG or "pytest" in __import__("sys").modules
-)
+ANALYTICS_STRICT_EVENTS = env.bool("ANALYTICS_STRICT_EVENTS", default=DEBUG or "pytest" in __import__("sys").modules)
 # Events received this long before a fill pass started are re-checked as late arrivals by the next pass.
 ANALYTICS_LATE_MARGIN_SECONDS = env.int("ANALYTICS_LATE_MARGIN_SECONDS", default=300)
 # Largest PostHog ingest body accepted, after decompression.

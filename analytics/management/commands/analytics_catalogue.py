@@ -17,26 +17,40 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _stat_row(s) -> list[str]:
+    if s.names:
+        counts = ", ".join(f"`{n}`" for n in s.names)
+    elif s.source:
+        counts = f"distinct people of `{s.source}` over {s.window_days} day(s)"
+    else:
+        counts = "every event"
+    per = s.dimension + (" (+ instance)" if s.source else "")
+    return [f"`{s.key}`", s.title, s.frequency, per, s.subgroup or "-", counts]
+
+
+def _metric_row(m) -> list[str]:
+    joined = [", ".join(values) or "-" for values in (m.scope, m.breakdowns, m.filters, m.intervals)]
+    return [f"`{m.key}`", m.title, m.unit or "-", *joined, m.summary]
+
+
 def sections() -> dict[str, str]:
     return {
         "events": _table(["event", "meaning"], [[f"`{e.key}`", e.description] for e in event_catalogue]),
         "stats": _table(
             ["stat", "title", "frequency", "per", "subgroup", "counts"],
-            [[f"`{s.key}`", s.title, s.frequency, s.dimension + (" (+ instance)" if s.source else ""),
-              s.subgroup or "–", ", ".join(f"`{n}`" for n in s.names) if s.names else
-              (f"distinct people of `{s.source}` over {s.window_days} day(s)" if s.source else "every event")]
-             for s in (stat_catalogue[key] for key in ORDER)],
-        ),  # fmt: skip
+            [_stat_row(stat_catalogue[key]) for key in ORDER],
+        ),
         "features": _table(
             ["feature", "title", "used when", "core"],
-            [[f"`{f.key}`", f.title, ", ".join(f"`{n}`" for n in f.events), "yes" if f.core else "no"]
-             for f in feature_catalogue],
-        ),  # fmt: skip
+            [
+                [f"`{f.key}`", f.title, ", ".join(f"`{n}`" for n in f.events), "yes" if f.core else "no"]
+                for f in feature_catalogue
+            ],
+        ),
         "metrics": _table(
             ["metric", "title", "unit", "scope", "breakdowns", "filters", "intervals", "number tile"],
-            [[f"`{m.key}`", m.title, m.unit or "–", ", ".join(m.scope), ", ".join(m.breakdowns) or "–",
-              ", ".join(m.filters) or "–", ", ".join(m.intervals), m.summary] for m in metric_catalogue],
-        ),  # fmt: skip
+            [_metric_row(m) for m in metric_catalogue],
+        ),
     }
 
 
@@ -58,7 +72,8 @@ class Command(BaseCommand):
             begin, end = f"<!-- analytics-{name}:begin -->", f"<!-- analytics-{name}:end -->"
             if begin not in text:
                 raise CommandError(f"{write} has no {begin} marker")
-            text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: f"{begin}\n{table}\n{end}", text,
+            block = f"{begin}\n{table}\n{end}"
+            text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _, block=block: block, text,
                           flags=re.DOTALL)  # fmt: skip
         with open(write, "w", encoding="utf-8") as handle:
             handle.write(text)
