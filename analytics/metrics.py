@@ -123,7 +123,7 @@ def register_builtin() -> None:
     if "active_users" in catalogue:
         return
     people = "person"
-    register_metric("events", "Events", s.events_series, breakdowns=("event", "client"), filters=("event",),
+    register_metric("events", "Events", s.events_series, breakdowns=("event",), filters=("event",),
                     description="Events recorded (server, API and PostHog clients), by name.")  # fmt: skip
     register_metric("messages_sent", "Messages sent", s.messages_series, breakdowns=("client", "channel"),
                     filters=("team", "client", "channel"), description="Messages posted.")  # fmt: skip
