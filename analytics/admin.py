@@ -40,7 +40,7 @@ class DashboardAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Page")
     def page(self, obj):
-        url = reverse("analytics-dashboard-page", kwargs={"org_slug": obj.organization.slug, "pk": obj.pk})
+        url = reverse("analytics-dashboard-page", kwargs={"org": obj.organization.slug, "pk": obj.pk})
         return format_html('<a href="{}">Open</a>', url)
 
     def save_model(self, request, obj, form, change):

@@ -45,7 +45,10 @@ def events_store(*, rows, source: str) -> int:
     uuid already stored (a client retry) is ignored. Rows: (org_id, name, occurred_at, person, channel_id,
     client, ip, properties[, uuid])."""
     org_ids = {row[0] for row in rows}
-    opted_out = set(
+    # An organization deleted or suspended since the event was buffered gets nothing.
+    live = set(Organization.objects.filter(pk__in=org_ids, is_active=True).values_list("pk", flat=True))
+    opted_out = org_ids - live
+    opted_out |= set(
         AnalyticsSettings.objects.filter(organization_id__in=org_ids, enabled=False).values_list(
             "organization_id", flat=True
         )

@@ -58,17 +58,17 @@ def _page(request, *, title, description, results, start, end, days, org=None, d
 
 
 @login_required
-def org_home(request, org_slug):
-    membership = membership_for_slug(user=request.user, org_slug=org_slug)
+def org_home(request, org):
+    membership = membership_for_slug(user=request.user, org_slug=org)
     if membership is None:
         raise Http404
     overview = services.org_overview_ensure(org=membership.organization)
-    return redirect("analytics-dashboard-page", org_slug=org_slug, pk=overview.pk)
+    return redirect("analytics-dashboard-page", org=org, pk=overview.pk)
 
 
 @login_required
-def dashboard_page(request, org_slug, pk):
-    membership = membership_for_slug(user=request.user, org_slug=org_slug)
+def dashboard_page(request, org, pk):
+    membership = membership_for_slug(user=request.user, org_slug=org)
     if membership is None:
         raise Http404
     org = membership.organization

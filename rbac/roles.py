@@ -38,7 +38,6 @@ _ADMIN |= {"analytics.view", "analytics.manage", "dashboards.view", "dashboards.
 _OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage", "retention.manage"}
 _AUDITOR = {"org.view", "members.view", "channels.view", "audit.read", "retention.view"}
 _BILLING = {"org.view", "members.view", "billing.manage"}
-_AUDITOR |= {"analytics.view", "dashboards.view"}  # analytics: read-only oversight includes usage
 
 BUILT_IN_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     OWNER: frozenset(_OWNER),

@@ -4,15 +4,16 @@ from analytics.models import Dashboard, IngestKey, Tile
 from chatapp.kernel.api import StrictSerializer
 
 
-class RangeSerializer(StrictSerializer):
-    """A time range: start and end, or `range` (7d, 30d, 90d...) ending now; and the series' shape."""
+class RangeSerializer(serializers.Serializer):
+    """Query parameters: a time range (start and end, or `range` such as 30d ending now) and the series' shape.
+    Unknown query parameters are ignored, as list filters do."""
 
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
     range = serializers.RegexField(r"^\d{1,3}d$", required=False, help_text="Days ending now, e.g. 30d.")
     interval = serializers.ChoiceField(choices=["hour", "day", "week", "month"], required=False)
     breakdown = serializers.CharField(required=False, allow_blank=True, max_length=40)
-    metric = serializers.CharField(required=False, max_length=80)
+    metric = serializers.CharField(required=False, max_length=80, help_text="Default: active_users.")
     team = serializers.IntegerField(required=False, min_value=1)
     client = serializers.ChoiceField(choices=["web", "mobile", "api", "server"], required=False)
     channel = serializers.IntegerField(required=False, min_value=1)

@@ -7,7 +7,7 @@ from datetime import UTC, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -49,7 +49,9 @@ RANGE_PARAMETERS = [
     OpenApiParameter("range", str, description="Days ending at `end` when no start is given: 7d, 30d, 90d..."),
 ]
 SERIES_PARAMETERS = [
-    OpenApiParameter("metric", str, required=True, description="A key of the metric catalogue (GET .../metrics)."),
+    OpenApiParameter(
+        "metric", str, description="A key of the metric catalogue (GET .../metrics); default active_users."
+    ),
     *RANGE_PARAMETERS,
     OpenApiParameter("interval", str, enum=["hour", "day", "week", "month"], description="Default: day."),
     OpenApiParameter("breakdown", str, description="One of the metric's breakdowns."),
@@ -79,11 +81,9 @@ def parse_range(request, **kwargs):
 
 
 def series_response(*, org, params, start, end):
-    if not params.get("metric"):
-        raise exceptions.ValidationError({"metric": ["Name a metric of the catalogue."]})
     filters = {name: params[name] for name in FILTERS if name in params}
     try:
-        series = metric_series(params["metric"], org=org, start=start, end=end,
+        series = metric_series(params.setdefault("metric", "active_users"), org=org, start=start, end=end,
                                interval=params.get("interval", "day"), breakdown=params.get("breakdown", ""),
                                filters=filters)  # fmt: skip
     except MetricInputError as exc:
@@ -290,32 +290,25 @@ class DashboardViewSet(OrgScopedViewSet):
         return Response({"dashboard": dashboard.pk, "start": start.isoformat(), "end": end.isoformat(),
                          "tiles": [r.as_dict() for r in results]})  # fmt: skip
 
+    @extend_schema(summary="Add a tile", parameters=[ORG_SLUG], request=TileInputSerializer,
+                   responses={201: TileSerializer})  # fmt: skip
+    def add_tile(self, request, *args, **kwargs):
+        body = TileInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        tile = services.tile_add(actor=request.user, org=self.organization, dashboard=self.get_object(),
+                                 **body.validated_data)  # fmt: skip
+        return Response(TileSerializer(tile).data, status=status.HTTP_201_CREATED)
+
 
 class TileViewSet(OrgScopedViewSet):
-    """Tiles of one dashboard; reading needs dashboards.view on it, changing dashboards.edit."""
+    """Tiles, by id; reading needs dashboards.view on the tile's dashboard, changing dashboards.edit."""
 
     queryset = Tile.objects.all()
     serializer_class = TileSerializer
 
     def scoped_queryset(self):
-        return Tile.objects.filter(dashboard=self.dashboard()).select_related("dashboard")
-
-    def dashboard(self) -> Dashboard:
-        if not hasattr(self, "_dashboard"):
-            visible = selectors.dashboards_visible(user=self.request.user, org=self.organization)
-            self._dashboard = visible.filter(pk=self.kwargs["dashboard_pk"]).first()
-            if self._dashboard is None:
-                raise Http404
-        return self._dashboard
-
-    @extend_schema(summary="Add a tile", parameters=[ORG_SLUG], request=TileInputSerializer,
-                   responses={201: TileSerializer})  # fmt: skip
-    def create(self, request, *args, **kwargs):
-        body = TileInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        tile = services.tile_add(actor=request.user, org=self.organization, dashboard=self.dashboard(),
-                                 **body.validated_data)  # fmt: skip
-        return Response(TileSerializer(tile).data, status=status.HTTP_201_CREATED)
+        visible = selectors.dashboards_visible(user=self.request.user, org=self.organization)
+        return Tile.objects.filter(dashboard__in=visible.values("pk")).select_related("dashboard")
 
     @extend_schema(summary="Change a tile", parameters=[ORG_SLUG], request=TileInputSerializer(partial=True),
                    responses=TileSerializer)  # fmt: skip
