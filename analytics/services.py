@@ -294,6 +294,8 @@ def events_purge(*, now: datetime | None = None) -> int:
     dropped = 0
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # Deferred foreign-key checks of rows inserted earlier in this transaction would block DROP TABLE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'analytics_event'")  # fmt: skip
             for (name,) in cursor.fetchall():
