@@ -12,4 +12,6 @@ urlpatterns = [
     path("instance/analytics/", include("analytics.observability.api.instance_urls")),
     path("orgs/<slug:org_slug>/", include("plugins.integrations.api.urls")),
     path("", include("plugins.api.urls_root")),
+    path("orgs/<slug:org_slug>/", include("analytics.api.urls")),
+    path("instance/analytics/", include("analytics.api.instance_urls")),
 ]

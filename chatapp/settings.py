@@ -174,6 +174,7 @@ INSTALLED_APPS = [
     "analytics.observability",
     "plugins.integrations",
     "plugins",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -622,6 +623,11 @@ OBSERVABILITY_SLO_P95_MS = env.float("OBSERVABILITY_SLO_P95_MS", default=100.0)
 OBSERVABILITY_SLO_ERROR_RATE = env.float("OBSERVABILITY_SLO_ERROR_RATE", default=0.001)
 OBSERVABILITY_SLO_AVAILABILITY = env.float("OBSERVABILITY_SLO_AVAILABILITY", default=0.999)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ErrorIssueStatusEnum"] = "analytics.observability.models.IssueStatus"
+# Three apps take an `interval` with different choices: each its own enum name in the schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["PerformanceIntervalEnum"] = "analytics.observability.selectors.INTERVALS"
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RevenueIntervalEnum"] = "analytics.revenue.selectors.INTERVALS"
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["AnalyticsIntervalEnum"] = "analytics.models.Tile.Interval"
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["BillingIntervalEnum"] = "analytics.revenue.models.Interval"
 # --- Integrations (plugins.integrations) ---------------------------------------------------------------
 # Outbound HTTP to admin-chosen URLs (chatapp.kernel.outbound): ports allowed besides none, and internal hosts the
 # operator trusts (exact names, ".suffix" for a domain, or CIDR networks; they may use any port).
@@ -664,3 +670,17 @@ BODY_SIZE_LIMIT_BY_PATH_PREFIX = {"/api/v1/marketplace/publishers/": PLUGIN_PACK
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {"PluginKindEnum": "plugins.models.Plugin.Kind", "PluginVersionStatusEnum": "plugins.models.PluginVersion.Status"}
 )
+# --- Analytics (analytics/) -----------------------------------------------------------------------------
+ANALYTICS_ENABLED = env.bool("ANALYTICS_ENABLED", default=True)
+# Raw events are kept this long (whole monthly partitions on PostgreSQL); rollups are kept for good.
+ANALYTICS_RETENTION_DAYS = env.int("ANALYTICS_RETENTION_DAYS", default=90)
+# track() buffers events in the process and writes them after responses: at most this often, or this many.
+ANALYTICS_AUTOFLUSH = env.bool("ANALYTICS_AUTOFLUSH", default=True)
+ANALYTICS_FLUSH_SECONDS = env.float("ANALYTICS_FLUSH_SECONDS", default=1.0)
+ANALYTICS_FLUSH_MAX = env.int("ANALYTICS_FLUSH_MAX", default=500)
+# An undeclared event name in track() raises (tests, development) instead of being logged and dropped.
+ANALYTICS_STRICT_EVENTS = env.bool("ANALYTICS_STRICT_EVENTS", default=DEBUG or "pytest" in __import__("sys").modules)
+# Events received this long before a fill pass started are re-checked as late arrivals by the next pass.
+ANALYTICS_LATE_MARGIN_SECONDS = env.int("ANALYTICS_LATE_MARGIN_SECONDS", default=300)
+# Largest PostHog ingest body accepted, after decompression.
+ANALYTICS_INGEST_MAX_BYTES = env.int("ANALYTICS_INGEST_MAX_BYTES", default=5 * 1024 * 1024)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("chatapp.api_urls")),
     path("ingest/sentry/", include("analytics.observability.urls")),
     path("hooks/", include("plugins.integrations.hook_urls")),
+    path("", include("analytics.urls")),
 ]
 
 handler400 = "chatapp.kernel.errors.handler400"

@@ -8,6 +8,7 @@ from django.db import models
 # model label (lower case) -> the `resource` name permission codes declare in their app's permissions.py
 GRANTABLE_RESOURCES: dict[str, str] = {
     "chat.channel": "channel",
+    "analytics.dashboard": "dashboard",
 }
 
 

@@ -40,6 +40,7 @@ _ADMIN = _MEMBER | {
     "plugins.manage",
     "plugins.publish",
 }
+_ADMIN |= {"analytics.view", "analytics.manage", "dashboards.view", "dashboards.edit"}  # analytics
 _OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage", "retention.manage"}
 _OWNER |= {"org.export"}  # portability: the whole organization in one file
 _AUDITOR = {"org.view", "members.view", "channels.view", "audit.read", "retention.view"}

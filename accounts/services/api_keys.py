@@ -339,6 +339,10 @@ def api_key_authenticate(*, token: str, ip: str | None, now: datetime | None = N
         _audit_refusal_once(key, events.API_KEY_IP_REFUSED, "address not allowed", ip)
         raise KeyRefused("This API key may not be used from your address.", status=403)
     _touch(key, ip=ip, now=now)
+    from analytics import events as analytics_events
+    from analytics.tracking import track
+
+    track(analytics_events.API_KEY_USED, org=key.organization_id, user=key.owner_id, client="api")
     return key
 
 

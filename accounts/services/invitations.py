@@ -101,4 +101,8 @@ def invitation_accept(*, user: User, token: str) -> Membership:
         org=invitation.organization, event=events.INVITATION_ACCEPTED, actor=user, target=_target(invitation),
         changes={"role": [None, invitation.role]},
     )  # fmt: skip
+    from analytics import events as analytics_events
+    from analytics.tracking import track
+
+    track(analytics_events.MEMBER_JOINED, org=invitation.organization, user=user)
     return membership

@@ -24,6 +24,10 @@ def login_failed(request, *, email: str, reason: str = "") -> None:
 def login_succeeded(request, *, user: User, methods: list[str]) -> None:
     with transaction.atomic():
         audit_record(org=None, event=events.LOGIN_SUCCEEDED, actor=user, target=user, metadata={"methods": methods})
+    from analytics import events as analytics_events
+    from analytics.tracking import track_for_memberships
+
+    track_for_memberships(analytics_events.USER_LOGGED_IN, user=user, properties={"methods": methods})
 
 
 def password_check(request, *, email: str, password: str) -> User | None:

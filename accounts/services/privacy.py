@@ -409,6 +409,9 @@ def user_erase(*, user: User, actor=None, reason: str = "erasure") -> dict:
         user_id=user.pk, terms=[old_email, old_name], pseudonym=pseudonym
     )
     who = Actor.of(actor) if actor is not None else Actor.system("privacy erasure")
+    from analytics.services import events_erase_person
+
+    done.update(events_erase_person(user=user, actor=actor))
     done["audit_events_redacted"] = audit_redact_subject(
         user_id=user.pk, terms=terms, pseudonym=pseudonym, reason=reason, actor=who, target=_target(user)
     )

@@ -210,6 +210,10 @@ def sso_login(request, *, provider: IdentityProvider, identity: SsoIdentity) -> 
     except SsoRefused as refused:
         sso_failure(request, provider=provider, reason=refused.reason, email=identity.email)
         raise
+    from analytics import events as analytics_events
+    from analytics.tracking import track
+
+    track(analytics_events.SSO_LOGGED_IN, org=provider.organization, user=user, properties={"kind": provider.kind})
     if request is not None:
         from accounts.services.mfa import mark_verified
 

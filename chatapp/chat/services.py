@@ -5,6 +5,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
+from analytics import events as analytics_events
+from analytics.tracking import track
 from audit.services import Target, audit_record, diff, snapshot
 from chatapp.chat import audit_events as events
 from chatapp.chat.models import Channel, ChannelMember, Message
@@ -65,6 +67,7 @@ def channel_create(*, actor: User, org: Organization, name: str, topic: str = ""
     )  # fmt: skip
     if not channel.is_private:  # plugins are not told private channels exist
         _plugin_event(org, "channel.created", actor, id=channel.pk, name=channel.name, topic=channel.topic)
+    track(analytics_events.CHANNEL_CREATED, org=org, user=actor, channel=channel)
     return channel
 
 
@@ -163,6 +166,7 @@ def message_post(*, actor: User, org: Organization, channel: Channel, body: str)
     audit_record(org=org, event=events.MESSAGE_POSTED, actor=actor, target=_message_target(message))
     _plugin_event(org, "message.posted", actor, channel_id=channel.pk, message_id=message.pk, author_id=actor.pk,
                   body=message.body)  # fmt: skip
+    track(analytics_events.MESSAGE_POSTED, org=org, user=actor, channel=channel)
     return message
 
 
