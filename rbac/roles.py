@@ -33,6 +33,8 @@ _ADMIN = _MEMBER | {
     "api_keys.manage",
     "audit.read",
     "retention.view",
+    "reports.view",
+    "reports.manage",
 }
 _OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage", "retention.manage"}
 _AUDITOR = {"org.view", "members.view", "channels.view", "audit.read", "retention.view"}
