@@ -7,4 +7,5 @@ urlpatterns = [
     path("orgs/<slug:org_slug>/", include("chatapp.chat.api.urls")),
     path("orgs/<slug:org_slug>/", include("audit.api.urls")),
     path("orgs/<slug:org_slug>/", include("rbac.api.urls")),
+    path("orgs/<slug:org_slug>/", include("reports.api.urls")),
 ]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("chatapp.api_urls")),
+    path("reports/", include("reports.urls")),
 ]
 
 handler400 = "chatapp.kernel.errors.handler400"

@@ -156,7 +156,7 @@ class Recipient(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
-    unsubscribe_nonce = models.CharField(max_length=32, default=secrets.token_hex)
+    unsubscribe_nonce = models.CharField(max_length=64, default=secrets.token_hex)
 
     class Meta:
         ordering = ["email"]

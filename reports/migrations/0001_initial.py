@@ -120,7 +120,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('email', models.EmailField(max_length=254)),
                 ('unsubscribed_at', models.DateTimeField(blank=True, null=True)),
-                ('unsubscribe_nonce', models.CharField(default=secrets.token_hex, max_length=32)),
+                ('unsubscribe_nonce', models.CharField(default=secrets.token_hex, max_length=64)),
                 ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('schedule', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='recipients', to='reports.schedule')),

@@ -1,0 +1,12 @@
+"""Pages of reports outside the API: one-click unsubscribe and e-mailed download links (no login)."""
+
+from django.urls import path
+
+from reports import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("unsubscribe/<str:token>", views.unsubscribe_view, name="unsubscribe"),
+    path("download/<str:token>", views.download_view, name="download"),
+]
