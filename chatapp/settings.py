@@ -556,7 +556,10 @@ if PRODUCTION:
 # --- Reports (reports/, docs/reports.md) ----------------------------------------------------------------
 # Rendering (WeasyPrint) and sending run on their own queue, never in a web process: start a worker with
 # `-Q celery,reports` (or a dedicated `-Q reports` worker). Added to any routes set above.
-CELERY_TASK_ROUTES = {**globals().get("CELERY_TASK_ROUTES", {}), "reports.*": {"queue": env.str("REPORTS_QUEUE", default="reports")}}
+CELERY_TASK_ROUTES = {
+    **globals().get("CELERY_TASK_ROUTES", {}),
+    "reports.*": {"queue": env.str("REPORTS_QUEUE", default="reports")},
+}
 # Public origin of the links in report e-mails (unsubscribe, download); set it in production.
 REPORTS_BASE_URL = env.str("REPORTS_BASE_URL", default="http://localhost:8000")
 # A PDF larger than this goes as a signed, expiring link instead of an attachment.

@@ -128,8 +128,10 @@ def test_paused_schedules_are_not_dispatched(acme, report):
 def test_recipient_who_may_not_see_a_section_is_refused_when_saving(acme):
     report = services.report_create(actor=acme.owner, org=acme.org, template="security_compliance")
     with pytest.raises(ValidationError) as refused:
-        schedules.schedule_create(actor=acme.owner, org=acme.org, report=report, frequency="daily",
-                                  time_of_day=time(9), recipients=[acme.member.email, "boss@elsewhere.test"])  # fmt: skip
+        schedules.schedule_create(
+            actor=acme.owner, org=acme.org, report=report, frequency="daily", time_of_day=time(9),
+            recipients=[acme.member.email, "boss@elsewhere.test"],
+        )  # fmt: skip
     errors = refused.value.message_dict["recipients"]
     assert any("member@acme.test: may not see" in e and "audit.read" in e for e in errors)
     assert any("boss@elsewhere.test: not a member" in e for e in errors)
