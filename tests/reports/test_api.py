@@ -54,9 +54,6 @@ def test_member_cannot_build_reports_and_admin_cannot_add_sections_they_may_not_
     assert client_for(acme.member).get("/api/v1/orgs/acme/reports/").status_code == 403
     response = _create(client_for(acme.admin), title="Keys", sections=[{"type": "api_keys"}])
     assert response.status_code == 201  # admins manage API keys
-    from rbac.roles import BUILT_IN_ROLE_PERMISSIONS
-
-    assert "reports.view" not in BUILT_IN_ROLE_PERMISSIONS["auditor"]
 
 
 def test_run_on_demand_progress_download_and_csv(acme, client_for, eager, django_capture_on_commit_callbacks):
@@ -137,3 +134,58 @@ def test_render_report_command_writes_a_pdf(acme, tmp_path):
     out = tmp_path / "r.pdf"
     call_command("render_report", "--org", "acme", "--template", "security_compliance", "--out", str(out))
     assert out.read_bytes()[:5] == b"%PDF-"
+
+
+# Builder page and admin
+
+
+@pytest.fixture
+def admin_browser(client, acme):
+    client.force_login(acme.admin)
+    return client
+
+
+def test_builder_previews_then_saves_through_the_service(admin_browser, acme):
+    form = {"title": "Pulse", "description": "", "period": "week", "pdf_variant": "pdf/a-3b", "row_count": 3,
+            "type_0": "metric", "metric_0": "messages_posted", "periods_0": 8, "order_0": 2,
+            "type_1": "text", "markdown_1": "**Hello** <script>alert(1)</script>", "order_1": 1,
+            "type_2": ""}  # fmt: skip
+    page = admin_browser.post("/reports/acme/builder/", {**form, "action": "preview"})
+    html = page.content.decode()
+    assert page.status_code == 200 and "Preview (last complete period)" in html
+    assert "&lt;strong&gt;Hello&lt;/strong&gt;" in html and "alert(1)" not in html.split("srcdoc")[1].split("script")[0]
+    assert "<script" not in html and "http://" not in html.split("<iframe")[0].replace("http://www.w3", "")
+    assert not Report.objects.exists()
+    saved = admin_browser.post("/reports/acme/builder/", {**form, "action": "save"})
+    report = Report.objects.get()
+    assert saved.status_code == 302 and [s["type"] for s in report.sections] == ["text", "metric"]
+    assert report.pdf_variant == "pdf/a-3b"
+    bad = admin_browser.post(f"/reports/acme/builder/{report.pk}/", {**form, "metric_0": "nope", "action": "save"})
+    assert bad.status_code == 400 and "metric" in bad.content.decode()
+    report.refresh_from_db()
+    assert report.version == 1
+
+
+def test_builder_is_for_report_managers_of_that_org(client, acme, globex):
+    client.force_login(acme.member)
+    assert client.get("/reports/acme/builder/").status_code == 403
+    client.force_login(globex.admin)
+    assert client.get("/reports/acme/builder/").status_code == 404
+    assert client.get("/reports/globex/builder/?template=security_compliance").status_code == 200
+
+
+def test_admin_screens_with_filters_and_actions(client, acme, client_for):
+    from accounts.models import Membership
+
+    root = acme.owner
+    root.is_staff = root.is_superuser = True
+    root.save()
+    client.force_login(root)
+    report = _create(client_for(acme.admin)).json()
+    for path in ["reports/report/", "reports/report/?period__exact=week", "reports/reportrun/?status__exact=done",
+                 "reports/schedule/?is_paused__exact=1", "reports/delivery/?kind__exact=scheduled",
+                 "reports/trigger/?state__exact=ok", f"reports/report/{report['id']}/change/"]:  # fmt: skip
+        assert client.get(f"/admin/{path}").status_code == 200, path
+    client.post("/admin/reports/report/", {"action": "run_now", "_selected_action": [report["id"]]})
+    assert ReportRun.objects.filter(report_id=report["id"]).count() == 1
+    assert Membership.objects.filter(user=root, organization=acme.org).exists()
