@@ -52,3 +52,44 @@ def test_weekly_pdf_has_headings_numbers_and_pages(weekly, acme, tmp_path):
 
     histogram = Image.open(png).convert("L").histogram()
     assert sum(histogram[:200]) > sum(histogram) * 0.01  # more than 1 % of the page is ink
+
+
+def test_long_tables_as_lines_and_no_network(acme, tmp_path):
+    """A long table becomes monospaced lines with the header repeated per block; the renderer fetches nothing."""
+    import http.server
+    import threading
+    from io import BytesIO
+
+    from reports.models import Report
+    from reports.rendering import LINE_CHUNK_ROWS, render_pdf
+
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    rows = [[f"user{i}@example.com", i] for i in range(300)]
+    computed = [
+        {"type": "text", "kind": "text", "title": "Notes", "data": {"html": f'<img src="http://127.0.0.1:{port}/x.png">'
+                                                                            f'<link rel="stylesheet" href="http://127.0.0.1:{port}/s.css">'}},
+        {"type": "members", "kind": "table", "title": "Members", "data": {"columns": ["E-mail", "Messages"],
+                                                                          "rows": rows, "truncated": False}},
+    ]  # fmt: skip
+    run = ReportRun(organization=acme.org, pk=1, version=1, period_start=datetime(2026, 11, 16, tzinfo=UTC),
+                    period_end=datetime(2026, 11, 23, tzinfo=UTC))  # fmt: skip
+    pdf, pages = render_pdf(report=Report(organization=acme.org, pk=1, title="Long"), run=run, sections=computed)
+    server.shutdown()
+    assert hits == []
+    text = "\n".join(page.extract_text() for page in PdfReader(BytesIO(pdf)).pages)
+    assert "user299@example.com" in text and "user0@example.com" in text
+    assert text.count("E-mail") == -(-300 // LINE_CHUNK_ROWS)  # the header once per block
+    assert pages >= 4
