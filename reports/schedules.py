@@ -7,6 +7,7 @@ restarted worker never send a slot twice. After downtime only the last missed sl
 
 import calendar
 import secrets
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
@@ -235,6 +236,11 @@ def schedule_delete(*, actor: User, org: Organization, schedule: Schedule) -> No
 # --- the beat tick -------------------------------------------------------------------------------------------
 
 
+def _rule_key(schedule: Schedule) -> tuple:
+    return (schedule.frequency, schedule.time_of_day, schedule.timezone, tuple(schedule.weekdays or ()),
+            schedule.day_of_month, schedule.ordinal, schedule.ordinal_day)  # fmt: skip
+
+
 def schedules_dispatch(*, now: datetime | None = None, batch: int = 2000, enqueue: bool = True) -> list[int]:
     """Claim every due slot and queue its delivery; returns the ids of the deliveries this tick claimed."""
     from reports.tasks import deliver
@@ -243,21 +249,30 @@ def schedules_dispatch(*, now: datetime | None = None, batch: int = 2000, enqueu
     claim = secrets.token_hex(16)
     due = Schedule.objects.filter(is_paused=False, next_run_at__lte=now).select_related("report")
     last = 0
+    # Many schedules share a rule (09:00 Monday, UTC...): their slots are worked out once per tick.
+    memo: dict[tuple, tuple[datetime | None, datetime | None]] = {}
     while page := list(due.filter(pk__gt=last).order_by("pk")[:batch]):
         last = page[-1].pk
-        rows = []
+        rows, moves = [], defaultdict(list)
         for schedule in page:
-            # The last slot due by now, however many were missed; the earlier ones are skipped for good.
-            slot = last_slot_at_or_before(schedule, now, not_before=schedule.next_run_at - timedelta(seconds=1))
+            key = (*(_rule_key(schedule)), schedule.next_run_at)
+            if key not in memo:
+                # The last slot due by now, however many were missed; the earlier ones are skipped for good.
+                memo[key] = (
+                    last_slot_at_or_before(schedule, now, not_before=schedule.next_run_at - timedelta(seconds=1)),
+                    next(slots_after(schedule, now, limit=1), None),
+                )
+            slot, following = memo[key]
             if slot is not None:
                 rows.append(Delivery(organization_id=schedule.organization_id, kind=Delivery.Kind.SCHEDULED,
                                      report_id=schedule.report_id, version=schedule.report.version,
                                      schedule=schedule, slot=slot, claim=claim))  # fmt: skip
-            schedule.next_run_at = next(slots_after(schedule, now, limit=1), None)
+            moves[following].append(schedule.pk)
         with transaction.atomic():
             # A row another tick inserted first stays as it was (and keeps that tick's claim).
             Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-            Schedule.objects.bulk_update(page, ["next_run_at"])
+            for following, ids in moves.items():
+                Schedule.objects.filter(pk__in=ids).update(next_run_at=following)
     claimed = list(Delivery.objects.filter(claim=claim).order_by("pk").values_list("pk", flat=True))
     if enqueue:
         for pk in claimed:
