@@ -61,8 +61,8 @@ def _form_rows(definition: list[dict]) -> list[dict]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def builder(request, org_slug: str, pk: int | None = None):
-    org = _org_for(request, org_slug)
+def builder(request, org: str, pk: int | None = None):
+    org = _org_for(request, org)
     report = Report.objects.for_org(org).filter(pk=pk).first() if pk else None
     if pk and report is None:
         raise Http404
@@ -86,7 +86,7 @@ def builder(request, org_slug: str, pk: int | None = None):
                 else:
                     report = services.report_update(actor=request.user, org=org, report=report, sections=cleaned,
                                                     **values)  # fmt: skip
-                return redirect("reports:builder-edit", org_slug=org.slug, pk=report.pk)
+                return redirect("reports:builder-edit", org=org.slug, pk=report.pk)
             preview = _preview(org=org, user=request.user, values=values, definition=cleaned)
             definition = cleaned
         except ValidationError as exc:

@@ -248,6 +248,11 @@ def channels_section(ctx: Context, params: dict) -> dict:
     return _table(["Channel", "Visibility", "Members", "Messages"], rows)
 
 
+def _area(name: str) -> str:
+    """A compliance section's name as a label: api_key_lifecycle -> API key lifecycle."""
+    return name.replace("_", " ").capitalize().replace("Api ", "API ")
+
+
 @section("audit_summary", "Audit summary", "table", permission="audit.read",
          description="Audit events recorded in the period, by event.")  # fmt: skip
 def audit_summary_section(ctx: Context, params: dict) -> dict:
@@ -255,9 +260,7 @@ def audit_summary_section(ctx: Context, params: dict) -> dict:
 
     summary = compliance_summary(org=ctx.org, since=ctx.start, until=ctx.end)
     rows = [
-        [name.replace("_", " ").capitalize(), event, n]
-        for name, block in summary["sections"].items()
-        for event, n in block["events"].items()
+        [_area(name), event, n] for name, block in summary["sections"].items() for event, n in block["events"].items()
     ]
     return _table(["Area", "Event", "Count"], rows, total=summary["events"])
 
@@ -292,7 +295,7 @@ def compliance_section(ctx: Context, params: dict) -> dict:
         ["Audit events", summary["events"]],
         ["Admin actions", summary["admin_actions"]],
         ["Failed logins", summary["failed_logins"]["total"]],
-        *[[name.replace("_", " ").capitalize(), block["total"]] for name, block in summary["sections"].items()],
+        *[[_area(name), block["total"]] for name, block in summary["sections"].items()],
         ["Members with MFA", f"{with_mfa} of {members} ({(with_mfa / members * 100 if members else 0):.0f} %)"],
         ["Message retention", f"{retention.days} days ({retention.action})" if retention.enabled else "off"],
         ["Open access reviews", AccessReview.objects.for_org(ctx.org).filter(status=AccessReview.Status.OPEN).count()],

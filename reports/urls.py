@@ -9,6 +9,6 @@ app_name = "reports"
 urlpatterns = [
     path("unsubscribe/<str:token>", views.unsubscribe_view, name="unsubscribe"),
     path("download/<str:token>", views.download_view, name="download"),
-    path("<slug:org_slug>/builder/", builder.builder, name="builder"),
-    path("<slug:org_slug>/builder/<int:pk>/", builder.builder, name="builder-edit"),
+    path("<slug:org>/builder/", builder.builder, name="builder"),
+    path("<slug:org>/builder/<int:pk>/", builder.builder, name="builder-edit"),
 ]

@@ -15,7 +15,7 @@ urlpatterns = [
     path("report-runs/", runs.as_view({"get": "list"}), name="report-run-list"),
     path("report-runs/<int:pk>/", runs.as_view({"get": "retrieve"}), name="report-run-detail"),
     path("report-runs/<int:pk>/download", runs.as_view({"get": "download"}), name="report-run-download"),
-    path("report-runs/<int:pk>/tables/<int:index>.<str:fmt>", runs.as_view({"get": "table"}),
+    path("report-runs/<int:pk>/tables/<str:name>", runs.as_view({"get": "table"}),
          name="report-run-table"),
     path("report-schedules/", schedules.as_view({"get": "list", "post": "create"}), name="report-schedule-list"),
     path("report-schedules/<int:pk>/",

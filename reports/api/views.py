@@ -1,5 +1,7 @@
 """Reports API: validate -> call a service or selector -> render. Every view is organization-scoped."""
 
+import re
+
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -106,16 +108,17 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
 
     @extend_schema(summary="One table section of the run as CSV or JSON", parameters=[ORG_SLUG],
                    responses={(200, "text/csv"): OpenApiResponse(description="The table.")})  # fmt: skip
-    @action(detail=True, methods=["get"], url_path=r"tables/(?P<index>\d+)\.(?P<fmt>csv|json)")
-    def table(self, request, index, fmt, *args, **kwargs):
+    @action(detail=True, methods=["get"], url_path=r"tables/(?P<name>[^/]+)")
+    def table(self, request, name, *args, **kwargs):
         run = self.get_object()
         services.run_downloadable(run)
         computed = (run.data or {}).get("sections", [])
-        index = int(index)
+        match = re.fullmatch(r"(\d{1,3})\.(csv|json)", name)
+        if match is None:
+            raise NotFound("Tables are named <index>.csv or <index>.json.")
+        index, fmt = int(match[1]), match[2]
         if index >= len(computed) or "rows" not in computed[index]["data"]:
             raise NotFound("No table section with that index.")
-        if fmt not in ("csv", "json"):
-            raise NotFound("Tables come as .csv or .json.")
         if fmt == "csv":
             return HttpResponse(table_csv(computed[index]), content_type="text/csv; charset=utf-8")
         return HttpResponse(table_json(computed[index]), content_type="application/json")

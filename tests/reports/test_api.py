@@ -73,6 +73,7 @@ def test_run_on_demand_progress_download_and_csv(acme, client_for, eager, django
         client.get(f"/api/v1/orgs/acme/report-runs/{run['id']}/tables/3.json").json()[0]["Metric"] == "Messages posted"
     )
     assert client.get(f"/api/v1/orgs/acme/report-runs/{run['id']}/tables/1.csv").status_code == 404
+    assert client.get(f"/api/v1/orgs/acme/report-runs/{run['id']}/tables/3.xlsx").status_code == 404
     # Downloads expire.
     ReportRun.objects.filter(pk=run["id"]).update(expires_at="2000-01-01T00:00:00Z")
     assert client.get(f"/api/v1/orgs/acme/report-runs/{run['id']}/download").status_code == 410
