@@ -40,6 +40,13 @@ def absolute(path: str) -> str:
     return settings.REPORTS_BASE_URL.rstrip("/") + path
 
 
+def _link_actor(address: str, user: User | None = None) -> Actor:
+    """Who acted through an e-mailed link: the member it was sent to, or the outside address (no login)."""
+    if user is not None:
+        return Actor.of(user)
+    return Actor.system(f"e-mail link sent to {address}")
+
+
 class TokenRefused(Exception):
     pass
 
@@ -58,8 +65,9 @@ def unsubscribe(*, token: str) -> Recipient:
     recipient.unsubscribe_nonce = ""  # spent: the same link cannot act again
     recipient.save(update_fields=["unsubscribed_at", "unsubscribe_nonce"])
     owner = recipient.schedule or recipient.trigger
-    audit_record(org=recipient.organization, event=events.UNSUBSCRIBED, actor=Actor("email", "", recipient.email),
-                 target=owner, metadata={"recipient": recipient.pk})  # fmt: skip
+    audit_record(org=recipient.organization, event=events.UNSUBSCRIBED,
+                 actor=_link_actor(recipient.email, recipient.user), target=owner,
+                 metadata={"recipient": recipient.pk})  # fmt: skip
     return recipient
 
 
@@ -76,7 +84,7 @@ def download_run(*, token: str) -> tuple[ReportRun, bytes]:
     run = ReportRun.objects.select_related("organization").filter(pk=data["run"]).first()
     if run is None:
         raise TokenRefused("This report no longer exists.")
-    return run, run_download(actor=Actor("email", "", data["to"]), org=run.organization, run=run, via="link")
+    return run, run_download(actor=_link_actor(data["to"]), org=run.organization, run=run, via="link")
 
 
 # --- preparing and sending -----------------------------------------------------------------------------------

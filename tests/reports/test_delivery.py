@@ -104,7 +104,8 @@ def test_emails_arrive_with_pdf_charts_and_unsubscribe_headers(smtp, due_deliver
     recipient = Recipient.objects.get(email=message["To"])
     assert recipient.unsubscribed_at is not None
     assert client.post(path, {"List-Unsubscribe": "One-Click"}).status_code == 400
-    assert AuditEvent.objects.filter(event_name="report.unsubscribed").count() == 1
+    unsubscribed = AuditEvent.objects.get(event_name="report.unsubscribed")
+    assert (unsubscribed.actor_type, unsubscribed.actor_label) == ("user", message["To"])
     # A GET (link scanners) changes nothing; a forged token is refused.
     forged = signing.dumps({"r": recipient.pk, "n": "guess"}, salt="not-the-salt")
     assert client.post(f"/reports/unsubscribe/{forged}").status_code == 400
