@@ -569,3 +569,5 @@ REPORTS_DOWNLOAD_DAYS = env.int("REPORTS_DOWNLOAD_DAYS", default=7)
 # Attempts per recipient on SMTP errors, waiting base * 2^n seconds between them (60 s, 120 s, 240 s...).
 REPORTS_SEND_ATTEMPTS = env.int("REPORTS_SEND_ATTEMPTS", default=4)
 REPORTS_RETRY_BASE_SECONDS = env.int("REPORTS_RETRY_BASE_SECONDS", default=60)
+# Rendered PDFs: a directory the rendering workers and the web processes share (downloads are served from it).
+REPORTS_FILES_DIR = Path(env.str("REPORTS_FILES_DIR", default=str(VAR_DIR / "report-files")))

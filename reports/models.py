@@ -86,7 +86,7 @@ class ReportRun(TenantModel):
     )
     page_count = models.PositiveIntegerField(null=True, blank=True)
     size_bytes = models.PositiveIntegerField(null=True, blank=True)
-    pdf_path = models.CharField(max_length=255, blank=True, help_text="In the default storage.")
+    pdf_path = models.CharField(max_length=255, blank=True, help_text="Under REPORTS_FILES_DIR.")
     # Computed sections (numbers, tables, findings): the CSV/JSON downloads and email bodies read them.
     data = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +22,12 @@ from reports.models import PdfVariant, Period, Report, ReportRun, ReportSettings
 from reports.permissions import REPORTS_MANAGE, REPORTS_VIEW
 from reports.sections import Context, clean_sections, compute_all, period_bounds, sections
 from reports.templates_catalogue import TEMPLATES
+
+
+def storage() -> FileSystemStorage:
+    """Where rendered PDFs live: REPORTS_FILES_DIR, shared by the workers that render and the web that serves."""
+    return FileSystemStorage(location=settings.REPORTS_FILES_DIR)
+
 
 DEFINITION_FIELDS = ("title", "description", "period", "custom_start", "custom_end", "sections", "pdf_variant")
 
@@ -136,7 +142,7 @@ def report_delete(*, actor: User, org: Organization, report: Report) -> None:
                  changes=diff(definition_of(report), {}))  # fmt: skip
     paths = list(ReportRun.objects.filter(report=report).exclude(pdf_path="").values_list("pdf_path", flat=True))
     report.delete()
-    transaction.on_commit(lambda: [default_storage.delete(p) for p in paths])
+    transaction.on_commit(lambda: [storage().delete(p) for p in paths])
 
 
 # --- runs ----------------------------------------------------------------------------------------------------
@@ -212,7 +218,7 @@ def run_render(*, run: ReportRun, viewer: User | None = None) -> ReportRun:
         computed = compute_all(ctx, definition["sections"], progress=lambda n: _progress(run, 5 + 60 * n // total))
         pdf, pages = render_pdf(report=_as_version(report, definition), run=run, sections=computed)
         _progress(run, 95)
-        path = default_storage.save(f"reports/{org.pk}/run-{run.pk}.pdf", ContentFile(pdf))
+        path = storage().save(f"{org.pk}/run-{run.pk}.pdf", ContentFile(pdf))
     except Exception as exc:  # a broken render must leave a failed run with a reason, not a stuck one
         ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.FAILED, error=str(exc)[:2000],
                                                    finished=timezone.now())  # fmt: skip
@@ -237,7 +243,7 @@ def _as_version(report: Report, definition: dict) -> Report:
 
 
 def run_pdf(run: ReportRun) -> bytes:
-    with default_storage.open(run.pdf_path, "rb") as handle:
+    with storage().open(run.pdf_path, "rb") as handle:
         return handle.read()
 
 
@@ -267,7 +273,7 @@ def runs_expire(*, now=None) -> int:
     expired = ReportRun.objects.filter(expires_at__lte=now).exclude(pdf_path="")
     count = 0
     for run in expired.iterator():
-        default_storage.delete(run.pdf_path)
+        storage().delete(run.pdf_path)
         ReportRun.objects.filter(pk=run.pk).update(pdf_path="")
         count += 1
     return count

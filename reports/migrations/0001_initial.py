@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                 ('period_end', models.DateTimeField()),
                 ('page_count', models.PositiveIntegerField(blank=True, null=True)),
                 ('size_bytes', models.PositiveIntegerField(blank=True, null=True)),
-                ('pdf_path', models.CharField(blank=True, help_text='In the default storage.', max_length=255)),
+                ('pdf_path', models.CharField(blank=True, help_text='Under REPORTS_FILES_DIR.', max_length=255)),
                 ('data', models.JSONField(blank=True, default=dict)),
                 ('error', models.TextField(blank=True)),
                 ('created', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
