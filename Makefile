@@ -47,3 +47,13 @@ clean: ## Remove the virtualenv and the local state in var/ (database, broker, m
 	rm -rf $(VENV) var
 
 .PHONY: help install run test lint bench lock clean
+
+sample-reports: $(STAMP) ## Render a sample PDF of each shipped report template (demo data) into var/reports/
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py seed_demo
+	mkdir -p var/reports
+	for template in weekly_usage monthly_executive security_compliance access_review_evidence; do \
+		$(PY) manage.py render_report --org acme --template $$template --out var/reports/$$template.pdf || exit 1; \
+	done
+
+.PHONY: sample-reports

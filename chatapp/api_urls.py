@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("plugins.api.urls_root")),
     path("orgs/<slug:org_slug>/", include("analytics.api.urls")),
     path("instance/analytics/", include("analytics.api.instance_urls")),
+    path("orgs/<slug:org_slug>/", include("reports.api.urls")),
 ]

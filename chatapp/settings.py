@@ -175,6 +175,7 @@ INSTALLED_APPS = [
     "plugins.integrations",
     "plugins",
     "analytics",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -684,3 +685,21 @@ ANALYTICS_STRICT_EVENTS = env.bool("ANALYTICS_STRICT_EVENTS", default=DEBUG or "
 ANALYTICS_LATE_MARGIN_SECONDS = env.int("ANALYTICS_LATE_MARGIN_SECONDS", default=300)
 # Largest PostHog ingest body accepted, after decompression.
 ANALYTICS_INGEST_MAX_BYTES = env.int("ANALYTICS_INGEST_MAX_BYTES", default=5 * 1024 * 1024)
+# --- Reports (reports/, docs/reports.md) ----------------------------------------------------------------
+# Rendering (WeasyPrint) and sending run on their own queue, never in a web process: start a worker with
+# `-Q celery,reports` (or a dedicated `-Q reports` worker). Added to any routes set above.
+CELERY_TASK_ROUTES = {
+    **globals().get("CELERY_TASK_ROUTES", {}),
+    "reports.*": {"queue": env.str("REPORTS_QUEUE", default="reports")},
+}
+# Public origin of the links in report e-mails (unsubscribe, download); set it in production.
+REPORTS_BASE_URL = env.str("REPORTS_BASE_URL", default="http://localhost:8000")
+# A PDF larger than this goes as a signed, expiring link instead of an attachment.
+REPORTS_ATTACH_MAX_BYTES = env.int("REPORTS_ATTACH_MAX_BYTES", default=8 * 1024 * 1024)
+# Days a rendered PDF (and its download link) stays available.
+REPORTS_DOWNLOAD_DAYS = env.int("REPORTS_DOWNLOAD_DAYS", default=7)
+# Attempts per recipient on SMTP errors, waiting base * 2^n seconds between them (60 s, 120 s, 240 s...).
+REPORTS_SEND_ATTEMPTS = env.int("REPORTS_SEND_ATTEMPTS", default=4)
+REPORTS_RETRY_BASE_SECONDS = env.int("REPORTS_RETRY_BASE_SECONDS", default=60)
+# Rendered PDFs: a directory the rendering workers and the web processes share (downloads are served from it).
+REPORTS_FILES_DIR = Path(env.str("REPORTS_FILES_DIR", default=str(VAR_DIR / "report-files")))

@@ -20,6 +20,7 @@ urlpatterns = [
     path("ingest/sentry/", include("analytics.observability.urls")),
     path("hooks/", include("plugins.integrations.hook_urls")),
     path("", include("analytics.urls")),
+    path("reports/", include("reports.urls")),
 ]
 
 handler400 = "chatapp.kernel.errors.handler400"

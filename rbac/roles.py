@@ -39,6 +39,8 @@ _ADMIN = _MEMBER | {
     "plugins.view",
     "plugins.manage",
     "plugins.publish",
+    "reports.view",
+    "reports.manage",
 }
 _ADMIN |= {"analytics.view", "analytics.manage", "dashboards.view", "dashboards.edit"}  # analytics
 _OWNER = _ADMIN | {"org.manage", "sso.manage", "billing.manage", "retention.manage"}

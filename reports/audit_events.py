@@ -1,0 +1,22 @@
+from audit.registry import Category, declare
+
+# Ids 800-839 belong to reports.
+REPORT_CREATED = declare(800, "report.created", Category.DATA_CHANGE, "{actor} created report {target}")
+REPORT_UPDATED = declare(801, "report.updated", Category.DATA_CHANGE, "{actor} changed report {target}")
+REPORT_DELETED = declare(802, "report.deleted", Category.DATA_CHANGE, "{actor} deleted report {target}")
+REPORT_RUN_REQUESTED = declare(803, "report.run_requested", Category.USER_ACTION, "{actor} ran report {target}")
+REPORT_RUN_FINISHED = declare(804, "report.run_finished", Category.SYSTEM_EVENT, "report run {target} finished")
+REPORT_DOWNLOADED = declare(805, "report.downloaded", Category.USER_ACTION, "{actor} downloaded report run {target}")
+SCHEDULE_CREATED = declare(806, "report.schedule_created", Category.DATA_CHANGE, "{actor} created schedule {target}")
+SCHEDULE_UPDATED = declare(807, "report.schedule_updated", Category.DATA_CHANGE, "{actor} changed schedule {target}")
+SCHEDULE_DELETED = declare(808, "report.schedule_deleted", Category.DATA_CHANGE, "{actor} deleted schedule {target}")
+DELIVERY_SENT = declare(809, "report.delivery_sent", Category.SYSTEM_EVENT, "report delivery {target} sent")
+DELIVERY_FAILED = declare(810, "report.delivery_failed", Category.SYSTEM_EVENT, "report delivery {target} failed")
+UNSUBSCRIBED = declare(811, "report.unsubscribed", Category.USER_ACTION, "{actor} unsubscribed from {target}")
+TRIGGER_CREATED = declare(812, "report.trigger_created", Category.DATA_CHANGE, "{actor} created trigger {target}")
+TRIGGER_UPDATED = declare(813, "report.trigger_updated", Category.DATA_CHANGE, "{actor} changed trigger {target}")
+TRIGGER_DELETED = declare(814, "report.trigger_deleted", Category.DATA_CHANGE, "{actor} deleted trigger {target}")
+TRIGGER_FIRED = declare(815, "report.trigger_fired", Category.SYSTEM_EVENT, "trigger {target} fired")
+TRIGGER_CLEARED = declare(816, "report.trigger_cleared", Category.SYSTEM_EVENT, "trigger {target} cleared")
+TEST_SENT = declare(817, "report.test_sent", Category.USER_ACTION, "{actor} sent a test of schedule {target}")
+SETTINGS_CHANGED = declare(818, "report.settings_changed", Category.DATA_CHANGE, "{actor} changed report settings")
