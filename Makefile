@@ -46,4 +46,14 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (after changing depend
 clean: ## Remove the virtualenv and the local state in var/ (database, broker, mail)
 	rm -rf $(VENV) var
 
-.PHONY: help install run test lint bench lock clean
+# --- production kit (docs/operations/) ---
+verify: $(STAMP) ## Pre-deployment checks, one line each (VERIFY_ARGS="--env-file /etc/chatapp/chatapp.env")
+	$(PY) bin/verify $(VERIFY_ARGS)
+
+drill-restore: $(STAMP) ## Backup and point-in-time restore drill on a scratch cluster; prints RPO and RTO
+	bin/drill-restore
+
+loadtest: $(STAMP) ## Locust against gunicorn + PostgreSQL + Redis (LOADTEST_USERS, LOADTEST_DURATION)
+	bin/loadtest
+
+.PHONY: help install run test lint bench lock clean verify drill-restore loadtest
