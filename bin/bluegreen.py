@@ -140,12 +140,14 @@ class Site:
         )
         return sha
 
-    def slot_env(self, slot):
+    def slot_env(self, slot, web=False):
         env = dict(os.environ)
         for line in (self.slot_dir(slot) / "slot.env").read_text().splitlines():
             key, _, value = line.partition("=")
             env[key] = value
         env.setdefault("CHATAPP_VAR_DIR", str(self.root / "var"))
+        if not web:
+            env.pop("PROMETHEUS_MULTIPROC_DIR")  # only gunicorn prepares (and empties) that directory
         return env
 
     def manage(self, slot, *args):
@@ -188,7 +190,7 @@ class Site:
         log = open(self.slot_dir(slot) / "web.log", "ab")  # noqa: SIM115 (handed to the child)
         subprocess.Popen(
             [str(app / ".venv/bin/gunicorn"), "chatapp.wsgi:application", "-c", "deploy/gunicorn.conf.py"],
-            cwd=app, env=self.slot_env(slot), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            cwd=app, env=self.slot_env(slot, web=True), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
 
@@ -215,7 +217,7 @@ class Site:
     def get(self, slot, path, timeout=5):
         request = urllib.request.Request(self.url(slot) + path, headers={"Host": "localhost"})
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
