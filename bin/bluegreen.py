@@ -291,11 +291,14 @@ def deploy(tarball):
     started = time.monotonic()
     site.log(f"deploying {Path(tarball).name} into {new} (live: {old or 'none'}, supervisor {site.supervisor})")
     sha = site.install(new, tarball)
+    site.log(f"installed {sha} into {new} ({time.monotonic() - started:.1f}s)")
     site.migrate(new)
+    site.log(f"migrations checked and applied ({time.monotonic() - started:.1f}s)")
     site.start(new)
     if not site.wait_ready(new, float(os.environ.get("DEPLOY_READY_TIMEOUT", 90))):
         site.stop(new)
         raise DeployError(f"{new} ({sha}) never became ready: traffic stays on {old}; see {site.slot_dir(new)}/web.log")
+    site.log(f"{new} ready ({time.monotonic() - started:.1f}s); smoke test against it")
     if not site.smoke(new):
         site.stop(new)
         raise DeployError(f"smoke test failed on {new} ({sha}): traffic stays on {old} (rolled back)")
