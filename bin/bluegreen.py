@@ -150,16 +150,6 @@ class Site:
             env.pop("PROMETHEUS_MULTIPROC_DIR")  # only gunicorn prepares (and empties) that directory
         return env
 
-    def manage(self, slot, *args):
-        app = self.slot_dir(slot) / "app"
-        result = subprocess.run(
-            [str(app / ".venv/bin/python"), "manage.py", *args],
-            cwd=app, env=self.slot_env(slot), capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
-        if result.returncode:
-            raise DeployError(f"manage.py {' '.join(args)} failed: {(result.stderr or result.stdout)[-1500:]}")
-        return result.stdout
-
     MIGRATE = """
 import importlib.machinery, importlib.util, json, sys
 import django
