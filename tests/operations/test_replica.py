@@ -207,3 +207,61 @@ def test_writes_pin_and_migrations_stay_on_the_primary():
     assert pinned_to_primary()
     new_unit_of_work()
     assert not pinned_to_primary()
+
+
+READINESS = textwrap.dedent(
+    """
+    import json, subprocess, sys, time
+    import django
+    django.setup()
+    from django.test import Client
+
+    stop, start = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    client = Client(HTTP_HOST="localhost")
+    out = {"before": client.get("/health/ready").status_code}
+
+    def until(status, limit=60):
+        started = time.monotonic()
+        while time.monotonic() - started < limit:
+            response = client.get("/health/ready")
+            if response.status_code == status:
+                return time.monotonic() - started, response.json()
+            time.sleep(0.1)
+        return None, None
+
+    subprocess.run(stop, check=True, capture_output=True)
+    out["to_503"], out["down_body"] = until(503)
+    subprocess.run(start, check=True, capture_output=True)
+    out["to_200"], _ = until(200)
+    print(json.dumps(out))
+    """
+)
+
+
+def test_readiness_turns_503_within_5s_when_the_database_stops_and_200_when_it_returns():
+    base = pgscratch.workdir("chatapp-ready-")
+    cluster = pgscratch.Cluster.init(base / "db").start()
+    try:
+        cluster.psql("CREATE DATABASE chatapp")
+        pg_ctl = [pgscratch.bindir() / "pg_ctl", "-D", cluster.datadir, "-l", cluster.log, "-w"]
+        stop = pgscratch.as_owner([*pg_ctl, "-m", "immediate", "stop"])
+        start = pgscratch.as_owner([*pg_ctl, "start"])
+        env = {
+            "DJANGO_SETTINGS_MODULE": "chatapp.settings",
+            "DATABASE_URL": f"{cluster.url}/chatapp",
+            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+            "CHATAPP_VAR_DIR": str(base / "var"),
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", READINESS, json.dumps(stop), json.dumps(start)],
+            cwd=ROOT, capture_output=True, text=True, timeout=180, env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        out = json.loads(result.stdout.strip().splitlines()[-1])
+        assert out["before"] == 200
+        assert out["to_503"] is not None and out["to_503"] < 5, out
+        assert out["down_body"]["failed"] == ["database"]
+        assert out["to_200"] is not None and out["to_200"] < 10, out
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(base, ignore_errors=True)
