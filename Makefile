@@ -46,8 +46,6 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (after changing depend
 clean: ## Remove the virtualenv and the local state in var/ (database, broker, mail)
 	rm -rf $(VENV) var
 
-.PHONY: help install run test lint bench lock clean
-
 sample-reports: $(STAMP) ## Render a sample PDF of each shipped report template (demo data) into var/reports/
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py seed_demo
@@ -56,4 +54,14 @@ sample-reports: $(STAMP) ## Render a sample PDF of each shipped report template 
 		$(PY) manage.py render_report --org acme --template $$template --out var/reports/$$template.pdf || exit 1; \
 	done
 
-.PHONY: sample-reports
+# --- production kit (docs/operations/) ---
+verify: $(STAMP) ## Pre-deployment checks, one line each (VERIFY_ARGS="--env-file /etc/chatapp/chatapp.env")
+	$(PY) bin/verify $(VERIFY_ARGS)
+
+drill-restore: $(STAMP) ## Backup and point-in-time restore drill on a scratch cluster; prints RPO and RTO
+	bin/drill-restore
+
+loadtest: $(STAMP) ## Locust against gunicorn + PostgreSQL + Redis (LOADTEST_USERS, LOADTEST_DURATION)
+	bin/loadtest
+
+.PHONY: help install run test lint bench lock clean sample-reports verify drill-restore loadtest

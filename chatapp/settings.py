@@ -703,3 +703,22 @@ REPORTS_SEND_ATTEMPTS = env.int("REPORTS_SEND_ATTEMPTS", default=4)
 REPORTS_RETRY_BASE_SECONDS = env.int("REPORTS_RETRY_BASE_SECONDS", default=60)
 # Rendered PDFs: a directory the rendering workers and the web processes share (downloads are served from it).
 REPORTS_FILES_DIR = Path(env.str("REPORTS_FILES_DIR", default=str(VAR_DIR / "report-files")))
+# --- Production kit: read replica (chatapp/kernel/db_router.py, docs/operations/replica.md) -------------------
+# A streaming replica of the primary for reads that opt in with `replica_reads()` (analytics, reports). Unset:
+# everything reads the primary. Reads fall back to the primary when the replica is down or lags more than
+# DATABASE_REPLICA_MAX_LAG_SECONDS, and for the rest of any request that wrote.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=10.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=5.0)
+if DATABASE_REPLICA_URL:
+    _replica = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **{key: value for key, value in _replica.items() if key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")},
+        # Connecting to a dead replica must not stall a request for long: the router then uses the primary.
+        "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), **_replica.get("OPTIONS", {}), "connect_timeout": 2},
+        # Tests read and write one database: the replica alias mirrors the default one.
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = [*globals().get("DATABASE_ROUTERS", []), "chatapp.kernel.db_router.ReplicaRouter"]
+MIDDLEWARE.insert(0, "chatapp.kernel.db_router.PrimaryPinningMiddleware")
