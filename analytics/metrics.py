@@ -63,6 +63,37 @@ def register_metric(
     )  # fmt: skip
 
 
+def register_pairs(
+    key: str,
+    title: str,
+    pairs: Callable[..., list],
+    *,
+    org_scoped: bool = True,
+    intervals: tuple[str, ...] = INTERVALS,
+    unit: str = "",
+    summary: str = "sum",
+    description: str = "",
+) -> Metric:
+    """Register a metric from another app's selector returning [(bucket_start, value), ...].
+
+    `pairs(*, org, start, end, interval)` for org-scoped ones (org None: instance-wide), `pairs(*, start, end,
+    interval)` for instance-only ones (`org_scoped=False`, e.g. revenue). Decimals become floats for the charts."""
+
+    def series(*, org, start, end, interval, breakdown="", filters=None) -> TimeSeries:
+        found = (
+            pairs(org=org, start=start, end=end, interval=interval)
+            if org_scoped
+            else pairs(start=start, end=end, interval=interval)
+        )
+        values = [None if value is None else float(value) for _, value in found]
+        return TimeSeries.over([bucket for bucket, _ in found], interval, {"": values}, unit)
+
+    return register_metric(
+        key, title, series, unit=unit, scope=("org", "instance") if org_scoped else ("instance",),
+        intervals=intervals, summary=summary, description=description,
+    )  # fmt: skip
+
+
 class MetricInputError(ValueError):
     """A request the metric cannot answer, with the field it is about."""
 
