@@ -1,16 +1,15 @@
 """Outbound HTTP for plugins: the one place a plugin's request leaves the server.
 
-It goes through the SSRF-safe connection code of audit/streaming/transport.py (every resolved address must be
-public, the validated address is the one connected to, no redirects followed). When the shared
-chatapp/kernel/outbound.py lands, only this module changes.
+It goes through the one SSRF-safe transport (chatapp.kernel.outbound: every resolved address must be public, the
+validated address is the one connected to, no redirects followed, ports 80/443 unless the operator allows more).
+`INTEGRATIONS_ALLOW_PRIVATE` (tests, on-premises) lets plugins and integrations reach private addresses.
 """
 
-import http.client
-import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from audit.streaming import transport
+from django.conf import settings
+
+from chatapp.kernel import outbound
 
 MAX_RESPONSE_BYTES = 256 * 1024
 TIMEOUT_SECONDS = 5.0
@@ -47,33 +46,23 @@ def request(method: str, url: str, *, headers: dict[str, str], body: bytes) -> R
     method = method.upper()
     if method not in METHODS:
         raise OutboundError(f"method {method} is not allowed")
-    problem = transport.check_url(url)
+    policy = outbound.Policy.from_settings(
+        allow_private=settings.INTEGRATIONS_ALLOW_PRIVATE, timeout=TIMEOUT_SECONDS,
+        max_response_bytes=MAX_RESPONSE_BYTES + 1, user_agent=USER_AGENT,
+    )  # fmt: skip
+    problem = outbound.check_url(url, policy)
     if problem:
         raise OutboundError(problem)
-    parts = urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if parts.scheme == "https":
-        conn = transport._PinnedHTTPSConnection(
-            parts.hostname, parts.port, timeout=TIMEOUT_SECONDS, context=ssl.create_default_context()
-        )
-    else:
-        conn = transport._PinnedHTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
+    # The plugin chooses its headers, except those that steer the connection itself.
+    headers = {k: v for k, v in headers.items() if str(k).lower() not in CONNECTION_HEADERS}
     try:
-        # The plugin chooses its headers, except those that steer the connection itself.
-        headers = {k: v for k, v in headers.items() if str(k).lower() not in CONNECTION_HEADERS}
-        conn.request(method, target, body=body or None, headers={**headers, "User-Agent": USER_AGENT})
-        response = conn.getresponse()
-        data = response.read(MAX_RESPONSE_BYTES + 1)
-        if len(data) > MAX_RESPONSE_BYTES:
-            raise OutboundError(f"the response is larger than {MAX_RESPONSE_BYTES} bytes")
-        return Response(
-            status=response.status,
-            headers={k.lower(): v for k, v in response.getheaders()},
-            body=data.decode("utf-8", "replace"),
-        )
-    except transport.DeliveryError as exc:
+        response = outbound.request(method, url, policy=policy, body=body or None, headers=headers)
+    except outbound.OutboundError as exc:
         raise OutboundError(str(exc)) from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise OutboundError(f"request failed ({type(exc).__name__})") from None
-    finally:
-        conn.close()
+    if response.truncated or len(response.body) > MAX_RESPONSE_BYTES:
+        raise OutboundError(f"the response is larger than {MAX_RESPONSE_BYTES} bytes")
+    return Response(
+        status=response.status,
+        headers={k.lower(): v for k, v in response.headers.items()},
+        body=response.body.decode("utf-8", "replace"),
+    )

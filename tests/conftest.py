@@ -52,6 +52,18 @@ def _observability_buffer(settings):
 
 
 @pytest.fixture(autouse=True)
+def _analytics_buffer(settings):
+    """Product events wait in the process buffer until a test flushes them: none are written in the middle of
+    another test (query counts) or survive into the next one."""
+    from analytics.tracking import buffer
+
+    settings.ANALYTICS_AUTOFLUSH = False
+    buffer.clear()
+    yield
+    buffer.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters live in the cache: every test starts with none.
     cache.clear()

@@ -3,19 +3,9 @@
 import uuid
 from datetime import UTC, datetime
 
-import pytest
-
 from analytics.services import events_store
-from analytics.tracking import buffer, person_of
+from analytics.tracking import person_of
 from tests.browser.conftest import browser_page  # noqa: F401  (headless Chromium for the page test)
-
-
-@pytest.fixture(autouse=True)
-def _empty_event_buffer(settings):
-    settings.ANALYTICS_AUTOFLUSH = False
-    buffer.clear()
-    yield
-    buffer.clear()
 
 
 def at(text: str) -> datetime:

@@ -84,6 +84,8 @@ def test_other_orgs_objects_are_404_on_every_route_and_method(acme, globex, clie
             organization=globex.org, key="globex-card", name="globex card", template={}
         ).key,
         "plugin_id": "com.globex.plugin",
+        "integration": "github",  # an integration acme has not installed: its actions are 404 there too
+        "name": "members.csv",  # a report run's table (the run id is globex's or none)
     }
     intruder = client_for(acme.owner)  # an owner: every permission, but in the wrong organization
     # the word the foreign message holds (without naming its organization), and a period for reports that need one

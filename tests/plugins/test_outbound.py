@@ -71,7 +71,7 @@ def stub_dns(monkeypatch, address):
 
 
 def test_a_declared_host_is_reached_through_the_transport(ctx, server, settings, monkeypatch):
-    settings.AUDIT_STREAM_ALLOW_PRIVATE = True  # the local server is on loopback
+    settings.INTEGRATIONS_ALLOW_PRIVATE = True  # the local server is on loopback
     stub_dns(monkeypatch, "127.0.0.1")
     response = ctx.http_request("GET", f"http://hooks.example.com:{server}/ping", {"Host": "evil.test"})
     assert response["status"] == 200 and response["body"] == f"hello from hooks.example.com:{server}"
@@ -80,7 +80,7 @@ def test_a_declared_host_is_reached_through_the_transport(ctx, server, settings,
 
 
 def test_a_declared_host_resolving_to_a_private_address_is_refused(ctx, settings, monkeypatch):
-    settings.AUDIT_STREAM_ALLOW_PRIVATE = False
+    settings.INTEGRATIONS_ALLOW_PRIVATE = False
     stub_dns(monkeypatch, "10.0.0.7")
     with pytest.raises(PluginDenied, match="non-public address"):
         ctx.http_request("GET", "https://hooks.example.com/ping")
