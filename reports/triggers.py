@@ -68,7 +68,9 @@ def trigger_evaluate(*, trigger: Trigger, now: datetime | None = None) -> Delive
     now = now or timezone.now()
     value = trigger_value(trigger, now)
     with transaction.atomic():
-        trigger = Trigger.objects.select_for_update().select_related("organization", "report").get(pk=trigger.pk)
+        trigger = (
+            Trigger.objects.select_for_update(of=("self",)).select_related("organization", "report").get(pk=trigger.pk)
+        )
         outcome = trigger_step(trigger, value=value, now=now)
         trigger.save()
         delivery = None

@@ -60,7 +60,8 @@ def handoff_code(*, user: User, pending: dict) -> str:
     if time.time() - pending["started"] > PENDING_SECONDS:
         raise HandoffError("The sign-in took too long. Start again from the app.")
     code = secrets.token_urlsafe(32)
-    entry = {"user": user.pk, "challenge": pending["code_challenge"]}
+    # The issue time is kept too: the cache's own expiry is a floor (Redis counts in its own clock), not the rule.
+    entry = {"user": user.pk, "challenge": pending["code_challenge"], "issued": time.time()}
     cache.set(_key(code), entry, HANDOFF_CODE_SECONDS)
     return code
 
@@ -73,7 +74,7 @@ def handoff_redeem(*, code: str, code_verifier: str) -> User:
     key = _key(code)
     entry = cache.get(key)
     # delete() answers whether this call removed it: of two racing exchanges only one wins.
-    if entry is None or not cache.delete(key):
+    if entry is None or not cache.delete(key) or time.time() - entry["issued"] > HANDOFF_CODE_SECONDS:
         raise HandoffError("The code is unknown, expired or already used. Sign in again.")
     digest = hashlib.sha256(code_verifier.encode()).digest()
     computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
