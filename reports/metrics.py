@@ -1,7 +1,8 @@
-"""The one seam between reports and metrics: `metric_series`.
+"""The one seam between reports and metrics: `metric_series` (and `available()` for what may be asked).
 
-Today it computes a handful of metrics from tables on main (messages, memberships, the audit trail). Once the
-analytics app lands, this function reads its metric catalogue instead; nothing else in reports changes.
+Reports' own metrics come from tables directly (messages, memberships, the audit trail: what a security report
+needs without analytics' rollups); every other organization metric of the analytics catalogue (active users,
+adoption, latency, error rate...) is read through `analytics.metrics` and re-bucketed into the report's periods.
 Buckets are UTC and half-open: [start, end).
 """
 
@@ -35,6 +36,20 @@ METRICS = {
         Metric("admin_actions", "Admin actions"),
     )
 }
+
+
+def available() -> dict[str, Metric]:
+    """Every metric a report section may use: reports' own, then the analytics catalogue's per-organization time
+    series (an analytics metric that sums, such as events, adds up over a period; the others — active users, a rate,
+    a latency — are averaged over it, or the last value taken, as the metric declares)."""
+    from analytics.metrics import catalogue
+
+    found = dict(METRICS)
+    for metric in catalogue:
+        if metric.key not in found and "org" in metric.scope and metric.time_series:
+            aggregate = "sum" if metric.summary == "sum" else metric.summary
+            found[metric.key] = Metric(metric.key, metric.title, metric.unit.strip(), aggregate)
+    return found
 
 
 def bucket_starts(start: datetime, end: datetime, interval: str | None) -> list[datetime]:
@@ -103,7 +118,9 @@ def metric_series(
     `interval` is hour, day, week, month (calendar months from `start`'s day 1) or quarter; None gives one
     bucket for the whole range."""
     if key not in METRICS:
-        raise ValueError(f"unknown metric {key!r}; one of {', '.join(METRICS)}")
+        if key in available():
+            return _analytics_series(key, org=org, start=start, end=end, interval=interval)
+        raise ValueError(f"unknown metric {key!r}; one of {', '.join(available())}")
     starts = bucket_starts(start, end, interval)
     if not starts:
         return []
@@ -116,6 +133,35 @@ def metric_series(
     if METRICS[key].aggregate == "distinct":
         return [(s, float(len(distinct[i]))) for i, s in enumerate(starts)]
     return [(s, counts[i]) for i, s in enumerate(starts)]
+
+
+def _analytics_series(key: str, *, org, start: datetime, end: datetime, interval: str | None):
+    """An analytics metric read at hour or day grain and folded into the report's buckets by its aggregate."""
+    from analytics.metrics import metric_series as analytics_series
+
+    starts = bucket_starts(start, end, interval)
+    if not starts:
+        return []
+    grain = "hour" if interval == "hour" else "day"
+    series = analytics_series(key, org=org, start=start, end=end, interval=grain)
+    values = series.series.get("") or next(iter(series.series.values()), [])
+    # A grain bucket counts for the report bucket where it overlaps the range (a trigger's 15-minute window still
+    # sees the current hour's row).
+    width = timedelta(hours=1) if grain == "hour" else timedelta(days=1)
+    grouped: dict[int, list[float]] = defaultdict(list)
+    for moment, value in zip(series.buckets, values, strict=False):
+        if value is not None and moment < end and moment + width > start:
+            grouped[_bucket_index(starts, max(moment, start))].append(float(value))
+    aggregate = available()[key].aggregate
+
+    def fold(found: list[float]) -> float:
+        if not found:
+            return 0.0
+        if aggregate == "last":
+            return found[-1]
+        return sum(found) / len(found) if aggregate == "mean" else sum(found)
+
+    return [(s, fold(grouped[i])) for i, s in enumerate(starts)]
 
 
 def _bucket_index(starts: list[datetime], moment: datetime) -> int:

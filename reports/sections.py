@@ -101,7 +101,7 @@ def clean_sections(raw) -> list[dict]:
                 params = kind.validate(params)
             except ValueError as exc:
                 raise ValidationError({"sections": [f"Section {index + 1}: {exc}"]}) from None
-        default = metrics.METRICS[params["metric"]].title if kind.key == "metric" else kind.title
+        default = metrics.available()[params["metric"]].title if kind.key == "metric" else kind.title
         title = item.get("title") or default
         if not isinstance(title, str) or len(title) > 200:
             raise ValidationError({"sections": [f"Section {index + 1}: a title of at most 200 characters."]})
@@ -119,8 +119,8 @@ def _table(columns: list[str], rows: list[list], **extra) -> dict:
 
 def _metric_key(params: dict) -> dict:
     key = params.get("metric")
-    if key not in metrics.METRICS:
-        raise ValueError(f"'metric' is one of {', '.join(metrics.METRICS)}.")
+    if key not in metrics.available():
+        raise ValueError(f"'metric' is one of {', '.join(metrics.available())}.")
     periods = params.get("periods", 8)
     if isinstance(periods, bool) or not isinstance(periods, int) or not 2 <= periods <= 26:
         raise ValueError("'periods' is a whole number from 2 to 26.")
@@ -148,10 +148,11 @@ def _label(moment: datetime, interval: str) -> str:
     "metric", "Metric", "metric", external_ok=True, validate=_metric_key,
     description="One metric: its value, the change against the previous period, a sparkline, the trend and "
     "a flag when the value falls outside its usual band (median ± 3 MAD of the last 8 periods).",
-    params={"metric": f"One of: {', '.join(metrics.METRICS)}.", "periods": "Periods of history (2-26, default 8)."},
+    params={"metric": f"One of: {', '.join(metrics.METRICS)}, or an organization metric of the analytics catalogue.",
+            "periods": "Periods of history (2-26, default 8)."},
 )  # fmt: skip
 def metric_section(ctx: Context, params: dict) -> dict:
-    key, metric = params["metric"], metrics.METRICS[params["metric"]]
+    key, metric = params["metric"], metrics.available()[params["metric"]]
     values = _period_values(ctx, key, max(params.get("periods", 8), 9))  # 8 before the current one for the band
     analysis = trends.analyse(metric.title, values, period=ctx.period)
     interval = PERIOD_INTERVAL[ctx.period]
@@ -183,22 +184,22 @@ def metric_section(ctx: Context, params: dict) -> dict:
 
 def _metric_list(params: dict) -> dict:
     keys = params.get("metrics")
-    if not isinstance(keys, list) or not keys or any(k not in metrics.METRICS for k in keys):
-        raise ValueError(f"'metrics' is a list drawn from {', '.join(metrics.METRICS)}.")
+    if not isinstance(keys, list) or not keys or any(k not in metrics.available() for k in keys):
+        raise ValueError(f"'metrics' is a list drawn from {', '.join(metrics.available())}.")
     return {"metrics": list(dict.fromkeys(keys))}
 
 
 @section(
     "comparison", "This period against the previous", "table", external_ok=True, validate=_metric_list,
     description="Several metrics, this period against the previous one, with the change in %.",
-    params={"metrics": f"A list drawn from: {', '.join(metrics.METRICS)}."},
+    params={"metrics": f"A list drawn from: {', '.join(metrics.METRICS)} and the analytics catalogue."},
 )  # fmt: skip
 def comparison_section(ctx: Context, params: dict) -> dict:
     rows = []
     for key in params["metrics"]:
         previous, current = _period_values(ctx, key, 2)
         change = trends.change_pct(current, previous)
-        rows.append([metrics.METRICS[key].title, current, previous, None if change is None else round(change, 1)])
+        rows.append([metrics.available()[key].title, current, previous, None if change is None else round(change, 1)])
     return _table(["Metric", "This period", "Previous period", "Change %"], rows)
 
 

@@ -17,7 +17,7 @@ from accounts.models import Organization, User
 from audit.services import Actor, audit_record, diff, snapshot
 from rbac.services import require_perm
 from reports import audit_events as events
-from reports.metrics import METRICS, metric_series
+from reports.metrics import available, metric_series
 from reports.models import Delivery, Recipient, Report, Trigger
 from reports.permissions import REPORTS_MANAGE
 
@@ -75,7 +75,7 @@ def trigger_evaluate(*, trigger: Trigger, now: datetime | None = None) -> Delive
         trigger.save()
         delivery = None
         if outcome == "fire":
-            summary = (f"{trigger.name}: {METRICS[trigger.metric].title} was {value:,.0f} over the last "
+            summary = (f"{trigger.name}: {available()[trigger.metric].title} was {value:,.0f} over the last "
                        f"{trigger.window_minutes} minutes, {trigger.direction} the threshold of "
                        f"{trigger.threshold:,.0f} for {trigger.duration_minutes} minutes or more.")  # fmt: skip
             delivery = Delivery.objects.create(
@@ -102,8 +102,8 @@ def triggers_evaluate(*, now: datetime | None = None) -> int:
 
 
 def _clean(values: dict) -> dict:
-    if "metric" in values and values["metric"] not in METRICS:
-        raise ValidationError({"metric": [f"One of: {', '.join(METRICS)}."]})
+    if "metric" in values and values["metric"] not in available():
+        raise ValidationError({"metric": [f"One of: {', '.join(available())}."]})
     if "direction" in values and values["direction"] not in Trigger.Direction.values:
         raise ValidationError({"direction": ["above or below."]})
     if "name" in values and not (values["name"] or "").strip():
