@@ -328,9 +328,12 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Argon2id for new and changed passwords; PBKDF2 hashes made before still verify and are upgraded at login.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.Argon2idHasher",  # Argon2id at OWASP's cost (accounts/hashers.py says why)
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+ARGON2_MEMORY_KIB = env.int("ARGON2_MEMORY_KIB", default=19456)
+ARGON2_TIME_COST = env.int("ARGON2_TIME_COST", default=2)
+ARGON2_PARALLELISM = env.int("ARGON2_PARALLELISM", default=1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},

@@ -60,7 +60,7 @@ def test_unverified_email_is_sent_a_link_instead_of_a_session(db, anon):
     assert [m.to for m in mail.outbox] == [[user.email]]
 
 
-@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.Argon2PasswordHasher"])
+@override_settings(PASSWORD_HASHERS=["accounts.hashers.Argon2idHasher"])
 def test_passwords_are_hashed_with_argon2(db):
     from accounts.services import user_create
 
